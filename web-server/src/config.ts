@@ -1,0 +1,108 @@
+/**
+ * The web server's settings: one spec per option (env name, YAML key, parser, default, doc).
+ * docs/configuration.md lists the same options; test/web-server/config.test.ts keeps them in step.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { CaissonError } from '../../common/errors.js';
+import { loadConfig, option, parsers, fail, type ConfigOf } from '../../common/config/parse.js';
+
+const databaseUrl = (raw: string): string => {
+  const v = raw.trim();
+  if (/^mysql2?:\/\//.test(v) || /^mariadb:\/\//.test(v) || /^sqlite:.+/.test(v)) return v;
+  return fail(`expected mysql://user:password@host:port/database or sqlite:<path>, got "${raw}"`);
+};
+
+const publicUrl = (raw: string): string => {
+  try {
+    const u = new URL(raw.trim());
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') fail(`expected an http(s) URL, got "${raw}"`);
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return fail(`expected an http(s) URL, got "${raw}"`);
+  }
+};
+
+export const SERVER_OPTIONS = {
+  host: option({ env: 'CAISSON_HOST', key: 'host', parse: parsers.nonEmpty, default: '127.0.0.1', doc: 'Address the HTTP server binds to.' }),
+  port: option({ env: 'CAISSON_PORT', key: 'port', parse: parsers.integer(0, 65535), default: 8081, doc: 'HTTP port (0 picks a free port).' }),
+  dataDir: option({
+    env: 'CAISSON_DATA_DIR',
+    key: 'dataDir',
+    parse: (raw: string) => path.resolve(parsers.nonEmpty(raw)),
+    default: path.resolve('data'),
+    doc: 'Directory for the SQLite file, the generated admin password and execution working directories.',
+  }),
+  databaseUrl: option({
+    env: 'CAISSON_DATABASE_URL',
+    key: 'databaseUrl',
+    parse: databaseUrl,
+    default: (p: Record<string, unknown>) => `sqlite:${path.join(String(p.dataDir), 'caisson.sqlite')}`,
+    doc: '`mysql://user:password@host:port/database` (MySQL 8.0+, MariaDB 10.6+) or `sqlite:<path>`. Default: a SQLite file in the data dir.',
+  }),
+  migrateOnStart: option({ env: 'CAISSON_MIGRATE_ON_START', key: 'migrateOnStart', parse: parsers.boolean, default: true, doc: 'Apply pending database migrations when the server starts.' }),
+  adminPassword: option({
+    env: 'CAISSON_ADMIN_PASSWORD',
+    key: 'adminPassword',
+    parse: parsers.string,
+    default: '',
+    doc: 'Password of the `azkaban` admin user created on first start. Empty: a random one is generated, printed once and written to `<data dir>/admin-password` (mode 0600).',
+  }),
+  publicUrl: option({
+    env: 'CAISSON_PUBLIC_URL',
+    key: 'publicUrl',
+    parse: publicUrl,
+    default: '',
+    doc: 'The URL flow containers and links use to reach the web server. Empty: `http://<host>:<port>`.',
+  }),
+  logLevel: option({
+    env: 'CAISSON_LOG_LEVEL',
+    key: 'logLevel',
+    parse: parsers.oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+    default: 'info',
+    doc: 'Log level of the structured (pino) log on standard output.',
+  }),
+  sessionTtl: option({ env: 'CAISSON_SESSION_TTL', key: 'sessionTtl', parse: parsers.duration, default: 86_400_000, doc: 'How long a login session lives without use (duration, e.g. `24h`).' }),
+  passwordHashCost: option({ env: 'CAISSON_PASSWORD_HASH_COST', key: 'passwordHashCost', parse: parsers.integer(4, 15), default: 12, doc: 'bcrypt cost factor for stored passwords (each +1 doubles the work).' }),
+  loginMaxFailures: option({ env: 'CAISSON_LOGIN_MAX_FAILURES', key: 'loginMaxFailures', parse: parsers.integer(1, 1000), default: 5, doc: 'Failed logins allowed per user name, and per client address, within the failure window; further attempts are refused until it passes.' }),
+  loginFailureWindow: option({ env: 'CAISSON_LOGIN_FAILURE_WINDOW', key: 'loginFailureWindow', parse: parsers.duration, default: 900_000, doc: 'Window for counting failed logins (duration).' }),
+  uploadMaxBytes: option({ env: 'CAISSON_UPLOAD_MAX_BYTES', key: 'uploadMaxBytes', parse: parsers.bytes, default: 200 * 1024 ** 2, doc: 'Largest project archive accepted (size, e.g. `200MiB`).' }),
+  uploadMaxEntries: option({ env: 'CAISSON_UPLOAD_MAX_ENTRIES', key: 'uploadMaxEntries', parse: parsers.integer(1, 1_000_000), default: 10_000, doc: 'Most entries a project archive may hold.' }),
+  uploadMaxExpandedBytes: option({ env: 'CAISSON_UPLOAD_MAX_EXPANDED_BYTES', key: 'uploadMaxExpandedBytes', parse: parsers.bytes, default: 1024 ** 3, doc: 'Largest total size of a project archive once expanded.' }),
+  uploadMaxCompressionRatio: option({ env: 'CAISSON_UPLOAD_MAX_COMPRESSION_RATIO', key: 'uploadMaxCompressionRatio', parse: parsers.integer(2, 100_000), default: 200, doc: 'Largest expanded/compressed ratio accepted for large entries (zip bombs exceed it).' }),
+} as const;
+
+export type ServerConfig = ConfigOf<typeof SERVER_OPTIONS>;
+
+/** Reads `--config <path>` / CAISSON_CONFIG and the environment; throws INVALID_CONFIG listing every problem. */
+export function readServerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServerConfig {
+  const i = argv.indexOf('--config');
+  const configPath = i >= 0 ? argv[i + 1] : env.CAISSON_CONFIG;
+  let file: { path: string; values: Record<string, unknown> } | undefined;
+  if (configPath) {
+    let text: string;
+    try {
+      text = fs.readFileSync(configPath, 'utf8');
+    } catch (e) {
+      throw new CaissonError('INVALID_CONFIG', `cannot read config file ${configPath}: ${(e as Error).message}`, { cause: e });
+    }
+    let values: unknown;
+    try {
+      values = YAML.parse(text, { uniqueKeys: true }) ?? {};
+    } catch (e) {
+      throw new CaissonError('INVALID_CONFIG', `config file ${configPath} is not valid YAML: ${(e as Error).message}`, { cause: e });
+    }
+    if (typeof values !== 'object' || Array.isArray(values)) {
+      throw new CaissonError('INVALID_CONFIG', `config file ${configPath} must be a YAML mapping of setting: value`);
+    }
+    file = { path: configPath, values: values as Record<string, unknown> };
+  }
+  return loadConfig(SERVER_OPTIONS, env, file);
+}
+
+export function effectivePublicUrl(config: ServerConfig, boundPort: number): string {
+  if (config.publicUrl) return config.publicUrl;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+}
