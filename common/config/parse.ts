@@ -53,9 +53,7 @@ export const parsers = {
   oneOf:
     <T extends string>(...values: T[]): Parser<T> =>
     (raw) =>
-      (values as string[]).includes(raw.trim())
-        ? (raw.trim() as T)
-        : fail(`expected one of ${values.join(', ')}, got "${raw}"`),
+      (values as string[]).includes(raw.trim()) ? (raw.trim() as T) : fail(`expected one of ${values.join(', ')}, got "${raw}"`),
   /** Durations: plain milliseconds, or a number with ms, s, m, h or d. */
   duration: (raw: string): number => parseDuration(raw),
   /** Byte sizes: plain bytes, or a number with KiB, MiB, GiB (or K, M, G). */
@@ -142,11 +140,7 @@ export function loadConfig<S extends Record<string, OptionSpec<unknown>>>(
     }
   }
   if (problems.length > 0) {
-    throw new CaissonError(
-      'INVALID_CONFIG',
-      `invalid configuration:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`,
-      { problems },
-    );
+    throw new CaissonError('INVALID_CONFIG', `invalid configuration:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`, { problems });
   }
   return Object.freeze(out) as ConfigOf<S>;
 }

@@ -8,7 +8,11 @@ export function forUpdateSkipLocked<T extends Knex.QueryBuilder>(db: Knex, query
 }
 
 /** INSERT that silently keeps an existing row with the same key; resolves to the number of rows inserted. */
-export async function insertOrIgnore(db: Knex | Knex.Transaction, table: string, rows: Record<string, unknown> | Record<string, unknown>[]): Promise<number> {
+export async function insertOrIgnore(
+  db: Knex | Knex.Transaction,
+  table: string,
+  rows: Record<string, unknown> | Record<string, unknown>[],
+): Promise<number> {
   const list = Array.isArray(rows) ? rows : [rows];
   if (list.length === 0) return 0;
   const result: unknown = await db(table).insert(list).onConflict().ignore();

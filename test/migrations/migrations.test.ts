@@ -3,11 +3,33 @@ import { createTestDatabase, testDialects, type TestDatabase } from '../../commo
 import { migrateToLatest, migrationNames } from '../../migrations/index.js';
 
 const TABLES = [
-  'users', 'groups', 'user_groups', 'sessions', 'api_tokens', 'login_failures',
-  'projects', 'project_versions', 'project_files', 'project_flows', 'project_permissions',
-  'version_sets', 'execution_flows', 'execution_jobs', 'execution_events', 'execution_logs',
-  'image_types', 'image_ownerships', 'image_versions', 'image_rampup_plans', 'image_rampups',
-  'ramp_rules', 'ramp_rule_flows', 'schedules', 'schedule_fires', 'leases', 'audit_log',
+  'users',
+  'groups',
+  'user_groups',
+  'sessions',
+  'api_tokens',
+  'login_failures',
+  'projects',
+  'project_versions',
+  'project_files',
+  'project_flows',
+  'project_permissions',
+  'version_sets',
+  'execution_flows',
+  'execution_jobs',
+  'execution_events',
+  'execution_logs',
+  'image_types',
+  'image_ownerships',
+  'image_versions',
+  'image_rampup_plans',
+  'image_rampups',
+  'ramp_rules',
+  'ramp_rule_flows',
+  'schedules',
+  'schedule_fires',
+  'leases',
+  'audit_log',
 ];
 
 for (const dialect of testDialects()) {
@@ -33,12 +55,20 @@ for (const dialect of testDialects()) {
     it('declare the dispatch index as (status, priority DESC, submit_time, exec_id)', async () => {
       await migrateToLatest(tdb.db);
       if (dialect === 'sqlite') {
-        const rows = (await tdb.db.raw("PRAGMA index_xinfo('ix_execution_flows_dispatch')")) as { name: string | null; desc: number; key: number }[];
+        const rows = (await tdb.db.raw("PRAGMA index_xinfo('ix_execution_flows_dispatch')")) as {
+          name: string | null;
+          desc: number;
+          key: number;
+        }[];
         const keys = rows.filter((r) => r.key === 1).map((r) => `${r.name}${r.desc ? ' DESC' : ''}`);
         assert.deepEqual(keys, ['status', 'priority DESC', 'submit_time', 'exec_id']);
       } else {
-        const [rows] = (await tdb.db.raw("SHOW INDEX FROM execution_flows WHERE Key_name = 'ix_execution_flows_dispatch'")) as [{ Column_name: string; Seq_in_index: number; Collation: string | null }[]];
-        const keys = [...rows].sort((a, b) => a.Seq_in_index - b.Seq_in_index).map((r) => `${r.Column_name}${r.Collation === 'D' ? ' DESC' : ''}`);
+        const [rows] = (await tdb.db.raw("SHOW INDEX FROM execution_flows WHERE Key_name = 'ix_execution_flows_dispatch'")) as [
+          { Column_name: string; Seq_in_index: number; Collation: string | null }[],
+        ];
+        const keys = [...rows]
+          .sort((a, b) => a.Seq_in_index - b.Seq_in_index)
+          .map((r) => `${r.Column_name}${r.Collation === 'D' ? ' DESC' : ''}`);
         // MySQL 8 and MariaDB >= 10.8 keep DESC (Collation 'D'); older MariaDB would report 'A'.
         assert.deepEqual(keys, ['status', 'priority DESC', 'submit_time', 'exec_id']);
       }

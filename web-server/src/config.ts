@@ -25,8 +25,20 @@ const publicUrl = (raw: string): string => {
 };
 
 export const SERVER_OPTIONS = {
-  host: option({ env: 'CAISSON_HOST', key: 'host', parse: parsers.nonEmpty, default: '127.0.0.1', doc: 'Address the HTTP server binds to.' }),
-  port: option({ env: 'CAISSON_PORT', key: 'port', parse: parsers.integer(0, 65535), default: 8081, doc: 'HTTP port (0 picks a free port).' }),
+  host: option({
+    env: 'CAISSON_HOST',
+    key: 'host',
+    parse: parsers.nonEmpty,
+    default: '127.0.0.1',
+    doc: 'Address the HTTP server binds to.',
+  }),
+  port: option({
+    env: 'CAISSON_PORT',
+    key: 'port',
+    parse: parsers.integer(0, 65535),
+    default: 8081,
+    doc: 'HTTP port (0 picks a free port).',
+  }),
   dataDir: option({
     env: 'CAISSON_DATA_DIR',
     key: 'dataDir',
@@ -41,7 +53,13 @@ export const SERVER_OPTIONS = {
     default: (p: Record<string, unknown>) => `sqlite:${path.join(String(p.dataDir), 'caisson.sqlite')}`,
     doc: '`mysql://user:password@host:port/database` (MySQL 8.0+, MariaDB 10.6+) or `sqlite:<path>`. Default: a SQLite file in the data dir.',
   }),
-  migrateOnStart: option({ env: 'CAISSON_MIGRATE_ON_START', key: 'migrateOnStart', parse: parsers.boolean, default: true, doc: 'Apply pending database migrations when the server starts.' }),
+  migrateOnStart: option({
+    env: 'CAISSON_MIGRATE_ON_START',
+    key: 'migrateOnStart',
+    parse: parsers.boolean,
+    default: true,
+    doc: 'Apply pending database migrations when the server starts.',
+  }),
   adminPassword: option({
     env: 'CAISSON_ADMIN_PASSWORD',
     key: 'adminPassword',
@@ -63,14 +81,62 @@ export const SERVER_OPTIONS = {
     default: 'info',
     doc: 'Log level of the structured (pino) log on standard output.',
   }),
-  sessionTtl: option({ env: 'CAISSON_SESSION_TTL', key: 'sessionTtl', parse: parsers.duration, default: 86_400_000, doc: 'How long a login session lives without use (duration, e.g. `24h`).' }),
-  passwordHashCost: option({ env: 'CAISSON_PASSWORD_HASH_COST', key: 'passwordHashCost', parse: parsers.integer(4, 15), default: 12, doc: 'bcrypt cost factor for stored passwords (each +1 doubles the work).' }),
-  loginMaxFailures: option({ env: 'CAISSON_LOGIN_MAX_FAILURES', key: 'loginMaxFailures', parse: parsers.integer(1, 1000), default: 5, doc: 'Failed logins allowed per user name, and per client address, within the failure window; further attempts are refused until it passes.' }),
-  loginFailureWindow: option({ env: 'CAISSON_LOGIN_FAILURE_WINDOW', key: 'loginFailureWindow', parse: parsers.duration, default: 900_000, doc: 'Window for counting failed logins (duration).' }),
-  uploadMaxBytes: option({ env: 'CAISSON_UPLOAD_MAX_BYTES', key: 'uploadMaxBytes', parse: parsers.bytes, default: 200 * 1024 ** 2, doc: 'Largest project archive accepted (size, e.g. `200MiB`).' }),
-  uploadMaxEntries: option({ env: 'CAISSON_UPLOAD_MAX_ENTRIES', key: 'uploadMaxEntries', parse: parsers.integer(1, 1_000_000), default: 10_000, doc: 'Most entries a project archive may hold.' }),
-  uploadMaxExpandedBytes: option({ env: 'CAISSON_UPLOAD_MAX_EXPANDED_BYTES', key: 'uploadMaxExpandedBytes', parse: parsers.bytes, default: 1024 ** 3, doc: 'Largest total size of a project archive once expanded.' }),
-  uploadMaxCompressionRatio: option({ env: 'CAISSON_UPLOAD_MAX_COMPRESSION_RATIO', key: 'uploadMaxCompressionRatio', parse: parsers.integer(2, 100_000), default: 200, doc: 'Largest expanded/compressed ratio accepted for large entries (zip bombs exceed it).' }),
+  sessionTtl: option({
+    env: 'CAISSON_SESSION_TTL',
+    key: 'sessionTtl',
+    parse: parsers.duration,
+    default: 86_400_000,
+    doc: 'How long a login session lives without use (duration, e.g. `24h`).',
+  }),
+  passwordHashCost: option({
+    env: 'CAISSON_PASSWORD_HASH_COST',
+    key: 'passwordHashCost',
+    parse: parsers.integer(4, 15),
+    default: 12,
+    doc: 'bcrypt cost factor for stored passwords (each +1 doubles the work).',
+  }),
+  loginMaxFailures: option({
+    env: 'CAISSON_LOGIN_MAX_FAILURES',
+    key: 'loginMaxFailures',
+    parse: parsers.integer(1, 1000),
+    default: 5,
+    doc: 'Failed logins allowed per user name, and per client address, within the failure window; further attempts are refused until it passes.',
+  }),
+  loginFailureWindow: option({
+    env: 'CAISSON_LOGIN_FAILURE_WINDOW',
+    key: 'loginFailureWindow',
+    parse: parsers.duration,
+    default: 900_000,
+    doc: 'Window for counting failed logins (duration).',
+  }),
+  uploadMaxBytes: option({
+    env: 'CAISSON_UPLOAD_MAX_BYTES',
+    key: 'uploadMaxBytes',
+    parse: parsers.bytes,
+    default: 200 * 1024 ** 2,
+    doc: 'Largest project archive accepted (size, e.g. `200MiB`).',
+  }),
+  uploadMaxEntries: option({
+    env: 'CAISSON_UPLOAD_MAX_ENTRIES',
+    key: 'uploadMaxEntries',
+    parse: parsers.integer(1, 1_000_000),
+    default: 10_000,
+    doc: 'Most entries a project archive may hold.',
+  }),
+  uploadMaxExpandedBytes: option({
+    env: 'CAISSON_UPLOAD_MAX_EXPANDED_BYTES',
+    key: 'uploadMaxExpandedBytes',
+    parse: parsers.bytes,
+    default: 1024 ** 3,
+    doc: 'Largest total size of a project archive once expanded.',
+  }),
+  uploadMaxCompressionRatio: option({
+    env: 'CAISSON_UPLOAD_MAX_COMPRESSION_RATIO',
+    key: 'uploadMaxCompressionRatio',
+    parse: parsers.integer(2, 100_000),
+    default: 200,
+    doc: 'Largest expanded/compressed ratio accepted for large entries (zip bombs exceed it).',
+  }),
 } as const;
 
 export type ServerConfig = ConfigOf<typeof SERVER_OPTIONS>;
