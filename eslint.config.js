@@ -6,7 +6,6 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const folders = (...names) => names.map((n) => `**/${n}/**`);
-const restrict = (groups, message, extra = []) => ['error', { patterns: [{ group: groups, message, allowTypeImports: false }, ...extra] }];
 const knexOnlyInStores = {
   group: ['knex', 'mysql2', 'mysql2/*', 'better-sqlite3'],
   message: 'SQL lives in *-store.ts modules and common/db/** (STYLE.md §3); import { type Knex } for types.',

@@ -38,9 +38,11 @@ export async function up(knex: Knex): Promise<void> {
     t.integer('project_id').unsigned().notNullable();
     t.integer('version').notNullable();
     t.string('path', 512).notNullable();
-    t.bigInteger('size').notNullable();
+    // Files are stored in chunks (at most 4 MiB each) so no row exceeds MySQL's max_allowed_packet.
+    t.integer('chunk').notNullable();
+    t.bigInteger('size').notNullable(); // size of the whole file, repeated on each chunk
     bigBinary(knex, t, 'content').notNullable();
-    t.primary(['project_id', 'version', 'path']);
+    t.primary(['project_id', 'version', 'path', 'chunk']);
     t.foreign(['project_id', 'version'], 'fk_project_files_version').references(['project_id', 'version']).inTable('project_versions');
   });
   await knex.schema.createTable('project_flows', (t) => {

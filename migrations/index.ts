@@ -20,7 +20,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
 ];
 
 const source: Knex.MigrationSource<readonly [string, Knex.Migration]> = {
-  getMigrations: async () => MIGRATIONS,
+  getMigrations: async () => [...MIGRATIONS],
   getMigrationName: (m) => m[0],
   getMigration: async (m) => m[1],
 };

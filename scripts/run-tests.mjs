@@ -104,7 +104,9 @@ async function main() {
   const summaryFile = path.join(os.tmpdir(), `caisson-test-summary-${process.pid}.json`);
   env.CAISSON_TEST_SUMMARY = summaryFile;
   const mochaBin = path.join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
-  const args = [mochaBin, '--reporter', path.join(root, 'scripts', 'summary-reporter.cjs'), ...process.argv.slice(2)];
+  const extra = process.argv.slice(2);
+  const specs = extra.some((a) => !a.startsWith('-')) ? [] : ['test/**/*.test.ts'];
+  const args = [mochaBin, '--reporter', path.join(root, 'scripts', 'summary-reporter.cjs'), ...extra, ...specs];
   const code = await new Promise((resolve) => {
     const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
     const forward = (sig) => child.kill(sig);

@@ -22,6 +22,8 @@ export interface ZipEntrySpec {
   encrypted?: boolean;
   /** Uncompressed size written to the headers instead of the real one (to test lying headers). */
   declaredSize?: number;
+  /** Compression method number written to the headers, e.g. 12 (bzip2); the data is stored as is. */
+  rawMethod?: number;
   /** CRC-32 written to the headers instead of the real one (to test corrupt data). */
   crc32?: number;
 }
@@ -51,7 +53,7 @@ export function buildZip(entries: ZipEntrySpec[]): Buffer {
     const rawName = directory && !spec.name.endsWith('/') ? `${spec.name}/` : spec.name;
     const name = Buffer.from(rawName, 'utf8');
     const content = toBuffer(spec.content);
-    const method = spec.method === 'store' || directory ? METHOD_STORE : METHOD_DEFLATE;
+    const method = spec.method === 'store' || directory || spec.rawMethod !== undefined ? METHOD_STORE : METHOD_DEFLATE;
     let data = method === METHOD_DEFLATE ? deflateRawSync(content, { level: 9 }) : content;
     let flags = FLAG_UTF8;
     if (spec.encrypted === true) {
@@ -67,7 +69,7 @@ export function buildZip(entries: ZipEntrySpec[]): Buffer {
     local.writeUInt32LE(LOCAL_FILE_HEADER, 0);
     local.writeUInt16LE(VERSION_NEEDED, 4);
     local.writeUInt16LE(flags, 6);
-    local.writeUInt16LE(method, 8);
+    local.writeUInt16LE(spec.rawMethod ?? method, 8);
     local.writeUInt16LE(DOS_TIME, 10);
     local.writeUInt16LE(DOS_DATE, 12);
     local.writeUInt32LE(crc, 14);
@@ -81,7 +83,7 @@ export function buildZip(entries: ZipEntrySpec[]): Buffer {
     central.writeUInt16LE(MADE_BY_UNIX, 4);
     central.writeUInt16LE(VERSION_NEEDED, 6);
     central.writeUInt16LE(flags, 8);
-    central.writeUInt16LE(method, 10);
+    central.writeUInt16LE(spec.rawMethod ?? method, 10);
     central.writeUInt16LE(DOS_TIME, 12);
     central.writeUInt16LE(DOS_DATE, 14);
     central.writeUInt32LE(crc, 16);

@@ -1,0 +1,122 @@
+/**
+ * A real Caisson web server on 127.0.0.1:<free port> over a fresh test database, plus small HTTP
+ * helpers that speak the AJAX and REST APIs the way clients do (real fetch, real multipart).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createTestDatabase, type TestDatabase } from '../../common/db/test-database.js';
+import type { Dialect } from '../../common/db/knex.js';
+import { loadConfig } from '../../common/config/parse.js';
+import { SERVER_OPTIONS, type ServerConfig } from '../../web-server/src/config.js';
+import { silentLogger } from '../../web-server/src/log.js';
+import { CaissonServer } from '../../web-server/src/server.js';
+
+export const ADMIN_PASSWORD = 'admin-password-for-tests';
+
+export interface TestServer {
+  server: CaissonServer;
+  url: string;
+  tdb: TestDatabase;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestServer(dialect: Dialect, env: Record<string, string> = {}): Promise<TestServer> {
+  const tdb = await createTestDatabase(dialect);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'caisson-server-'));
+  const config: ServerConfig = loadConfig(
+    SERVER_OPTIONS,
+    {
+      CAISSON_PORT: '0',
+      CAISSON_DATA_DIR: dataDir,
+      CAISSON_DATABASE_URL: tdb.url,
+      CAISSON_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      CAISSON_PASSWORD_HASH_COST: '4',
+      CAISSON_LOG_LEVEL: 'silent',
+      ...env,
+    },
+    undefined,
+  );
+  const server = new CaissonServer({ config, log: silentLogger, announce: () => undefined });
+  await server.start();
+  return {
+    server,
+    url: server.url,
+    tdb,
+    dataDir,
+    async stop() {
+      await server.stop();
+      await tdb.dispose();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: Record<string, unknown>;
+}
+
+async function answer(res: Response): Promise<HttpAnswer> {
+  const text = await res.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // not JSON: callers look at text
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+/** POST an urlencoded form (what `curl --data` sends). */
+export async function postForm(url: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return answer(await fetch(url, { method: 'POST', body: new URLSearchParams(fields), headers }));
+}
+
+/** GET with query parameters (what `curl --get --data` sends). */
+export async function getQuery(url: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return answer(await fetch(`${url}?${new URLSearchParams(fields).toString()}`, { headers }));
+}
+
+/** POST multipart/form-data with files (what `curl --form 'file=@x.zip;type=application/zip'` sends). */
+export async function postMultipart(
+  url: string,
+  fields: Record<string, string>,
+  files: Record<string, { name: string; type: string; content: Buffer }>,
+  headers: Record<string, string> = {},
+): Promise<HttpAnswer> {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  for (const [k, f] of Object.entries(files)) form.append(k, new Blob([f.content], { type: f.type }), f.name);
+  return answer(await fetch(url, { method: 'POST', body: form, headers }));
+}
+
+export async function restCall(
+  url: string,
+  method: string,
+  options: { token?: string; cookie?: string; json?: unknown; body?: Buffer; contentType?: string } = {},
+): Promise<HttpAnswer> {
+  const headers: Record<string, string> = {};
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.cookie) headers.cookie = options.cookie;
+  let body: string | Buffer | undefined;
+  if (options.json !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.json);
+  } else if (options.body) {
+    headers['content-type'] = options.contentType ?? 'application/zip';
+    body = options.body;
+  }
+  return answer(await fetch(url, { method, headers, body }));
+}
+
+/** Logs in through the AJAX API and returns the session id. */
+export async function ajaxLogin(base: string, username: string, password: string): Promise<string> {
+  const r = await postForm(`${base}/`, { action: 'login', username, password });
+  const sid = r.json['session.id'];
+  if (typeof sid !== 'string') throw new Error(`login of ${username} failed: ${r.text}`);
+  return sid;
+}

@@ -1,0 +1,82 @@
+/**
+ * Builds the Express application from its collaborators. Never listens: main.ts and the tests
+ * decide where it serves (fastify's habit of building the app apart from listening).
+ */
+import express from 'express';
+import type { Knex } from 'knex';
+import type { AuthService } from './auth/auth-service.js';
+import type { ProjectService } from './projects/project-service.js';
+import type { Logger } from './log.js';
+import { ajaxRouter } from './http/ajax/ajax-router.js';
+import { restRouter } from './http/api/rest-router.js';
+import { authenticate } from './http/middleware/authenticate.js';
+import { restErrorHandler } from './http/middleware/rest-errors.js';
+import { paramsMiddleware, type ParamLimits } from './http/request-params.js';
+import { sendAjaxError } from './http/ajax/azkaban-json.js';
+import { isCaissonError } from '../../common/errors.js';
+import { pingDatabase } from './health-store.js';
+
+export interface AppDeps {
+  db: Knex;
+  auth: AuthService;
+  projects: ProjectService;
+  log: Logger;
+  sessionTtlMs: number;
+  uploadMaxBytes: number;
+}
+
+const ZIP_BODY_TYPES = ['application/zip', 'application/x-zip-compressed', 'application/x-zip', 'application/octet-stream'];
+
+export function buildApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await pingDatabase(deps.db);
+      res.json({ status: 'ready' });
+    } catch (e) {
+      deps.log.warn({ err: e }, 'readiness check failed: the database does not answer');
+      res.status(503).json({ status: 'unavailable', message: 'the database does not answer' });
+    }
+  });
+
+  const limits: ParamLimits = {
+    maxBodyBytes: deps.uploadMaxBytes + 1024 * 1024,
+    maxFileBytes: deps.uploadMaxBytes,
+    maxFields: 1000,
+    maxFiles: 4,
+  };
+
+  // REST: JSON bodies and raw zip uploads are parsed first; form and multipart bodies by paramsMiddleware.
+  const api = express.Router();
+  api.use(express.json({ limit: '1mb' }));
+  api.use(express.raw({ type: ZIP_BODY_TYPES, limit: deps.uploadMaxBytes }));
+  api.use(paramsMiddleware(limits));
+  api.use(authenticate(deps.auth));
+  api.use(restRouter({ auth: deps.auth, projects: deps.projects, sessionTtlMs: deps.sessionTtlMs }));
+  api.use(restErrorHandler(deps.log));
+  app.use('/api/v1', api);
+
+  // Azkaban's AJAX endpoints. A body that cannot be read still gets Azkaban's 200 + error body.
+  app.use(paramsMiddleware(limits));
+  app.use(authenticate(deps.auth));
+  app.use(ajaxRouter({ auth: deps.auth, projects: deps.projects, sessionTtlMs: deps.sessionTtlMs, log: deps.log }));
+  app.use((req, res) => {
+    res.status(404).json({ code: 'NOT_FOUND', message: `No such endpoint: ${req.method} ${req.path}` });
+  });
+  app.use(((err, req, res, _next) => {
+    if (isCaissonError(err)) {
+      if (['/', '/index', '/manager', '/executor', '/schedule'].includes(req.path)) return sendAjaxError(res, err.message);
+      return res.status(err.httpStatus).json({ code: err.code, message: err.message });
+    }
+    deps.log.error({ err }, 'request failed unexpectedly');
+    res.status(500).json({ code: 'INTERNAL', message: 'Internal error; the server log has the details.' });
+  }) as express.ErrorRequestHandler);
+  return app;
+}
