@@ -16,6 +16,8 @@ export interface OptionSpec<T> {
   /** Default value, or a function of the options parsed so far (e.g. a path under the data dir). */
   default: T | ((partial: Record<string, unknown>) => T);
   doc: string;
+  /** How the default reads in the docs when its value is not self-explanatory (e.g. `24h`). */
+  defaultText?: string;
 }
 
 export function option<T>(spec: OptionSpec<T>): OptionSpec<T> {

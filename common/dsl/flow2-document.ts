@@ -124,7 +124,7 @@ class FlowReader {
     if (namePair === undefined) {
       this.report(map, 'a node is missing "name"');
     } else {
-      nameNode = valueNode(namePair) ?? keyNode(namePair);
+      nameNode = writtenValueOrKey(namePair);
       name = this.readText(namePair, '"name" of a node');
       const invalid = name === undefined ? null : checkNodeName(name, 'node name');
       if (invalid !== null) this.report(nameNode, invalid);
@@ -140,7 +140,7 @@ class FlowReader {
       this.report(map, `${ref} is missing "type"`);
     } else {
       const text = this.readText(typePair, `"type" of ${ref}`);
-      if (text === '') this.report(valueNode(typePair) ?? keyNode(typePair), `"type" of ${ref} must not be empty`);
+      if (text === '') this.report(writtenValueOrKey(typePair), `"type" of ${ref} must not be empty`);
       type = text ?? '';
     }
 
@@ -296,6 +296,14 @@ function keyNode(pair: Pair): YamlNode | undefined {
 
 function valueNode(pair: Pair): YamlNode | undefined {
   return asNode(pair.value);
+}
+
+/** The value node, or the key when the value is not written at all (`name:`), to point at. */
+function writtenValueOrKey(pair: Pair): YamlNode | undefined {
+  const value = valueNode(pair);
+  const range = value?.range;
+  if (value === undefined || (range !== undefined && range !== null && range[0] === range[1])) return keyNode(pair);
+  return value;
 }
 
 function keyText(pair: Pair): string {

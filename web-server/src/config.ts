@@ -51,6 +51,7 @@ export const SERVER_OPTIONS = {
     key: 'databaseUrl',
     parse: databaseUrl,
     default: (p: Record<string, unknown>) => `sqlite:${path.join(String(p.dataDir), 'caisson.sqlite')}`,
+    defaultText: 'sqlite:<data dir>/caisson.sqlite',
     doc: '`mysql://user:password@host:port/database` (MySQL 8.0+, MariaDB 10.6+) or `sqlite:<path>`. Default: a SQLite file in the data dir.',
   }),
   migrateOnStart: option({
@@ -86,6 +87,7 @@ export const SERVER_OPTIONS = {
     key: 'sessionTtl',
     parse: parsers.duration,
     default: 86_400_000,
+    defaultText: '24h',
     doc: 'How long a login session lives without use (duration, e.g. `24h`).',
   }),
   passwordHashCost: option({
@@ -107,6 +109,7 @@ export const SERVER_OPTIONS = {
     key: 'loginFailureWindow',
     parse: parsers.duration,
     default: 900_000,
+    defaultText: '15m',
     doc: 'Window for counting failed logins (duration).',
   }),
   uploadMaxBytes: option({
@@ -114,6 +117,7 @@ export const SERVER_OPTIONS = {
     key: 'uploadMaxBytes',
     parse: parsers.bytes,
     default: 200 * 1024 ** 2,
+    defaultText: '200MiB',
     doc: 'Largest project archive accepted (size, e.g. `200MiB`).',
   }),
   uploadMaxEntries: option({
@@ -128,6 +132,7 @@ export const SERVER_OPTIONS = {
     key: 'uploadMaxExpandedBytes',
     parse: parsers.bytes,
     default: 1024 ** 3,
+    defaultText: '1GiB',
     doc: 'Largest total size of a project archive once expanded.',
   }),
   uploadMaxCompressionRatio: option({
