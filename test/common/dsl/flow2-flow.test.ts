@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ParsedProject } from '../../../common/dsl/model.js';
-import { assertOneFlowProblem, flowProblems, parseProject, PROJECT_FILE, yamlLines } from './dsl-helpers.js';
+import { assertOneFlowProblem, caissonErrorOf, flowProblems, parseProject, PROJECT_FILE, yamlLines } from './dsl-helpers.js';
 
 describe('Flow 2.0 flow files', () => {
   describe('valid flows', () => {
@@ -129,6 +129,14 @@ describe('Flow 2.0 flow files', () => {
       assert.equal(parsed.flows[0]?.nodes[0]?.nodes?.[0]?.name, 'a');
     });
 
+    it('read files with a byte-order mark and Windows line endings, locating problems the same way', () => {
+      const text = '\ufeffnodes:\r\n  - name: a\r\n    type: command\r\n    config:\r\n      command: echo hi\r\n';
+      assert.deepEqual(parseProject({ 'basic.flow': text }).flows[0]?.nodes, [
+        { name: 'a', type: 'command', dependsOn: [], config: { command: 'echo hi' } },
+      ]);
+      assertOneFlowProblem(text.replace('type: command', 'type: ""'), '"type" of node "a" must not be empty', 3, 11);
+    });
+
     it('parse a 5,000-node dependency chain', () => {
       const lines = ['nodes:'];
       for (let i = 0; i < 5000; i += 1) lines.push(`  - {name: job${i}, type: noop${i === 0 ? '' : `, dependsOn: [job${i - 1}]`}}`);
@@ -140,6 +148,32 @@ describe('Flow 2.0 flow files', () => {
   });
 
   describe('the flow document', () => {
+    it('reports YAML errors of a flow file with its path, line and column', () => {
+      const error = caissonErrorOf(() =>
+        parseProject({ 'sub/basic.flow': yamlLines('nodes:', '  - name: a', '    type: noop', '    name: b', '---', 'nodes: []') }),
+      );
+      assert.equal(error.code, 'INVALID_FLOW_YAML');
+      assert.deepEqual(error.problems, [
+        { message: 'duplicate key "name"', file: 'sub/basic.flow', line: 4, column: 5 },
+        { message: 'a file must hold a single YAML document, but a second one starts here', file: 'sub/basic.flow', line: 5, column: 1 },
+      ]);
+    });
+
+    it('refuses an alias bomb in a flow file', () => {
+      const bomb = yamlLines(
+        'a: &a [x, x, x, x, x, x, x, x, x]',
+        'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+        'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+        'nodes: [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+      );
+      assert.deepEqual(flowProblems(bomb), [
+        {
+          message: 'anchors and aliases expand too much (more than 100 alias uses); a "billion laughs" document is refused',
+          file: 'basic.flow',
+        },
+      ]);
+    });
+
     it('refuses an empty flow file', () => {
       assertOneFlowProblem('# nothing yet\n', 'flow file is empty; expected a mapping with a "nodes" list');
     });
