@@ -29,7 +29,11 @@ export async function up(knex: Knex): Promise<void> {
     t.string('claimed_by', 128);
     millis(t, 'lease_until');
     t.integer('attempt').notNullable().defaultTo(0);
+    // The execution token is HMAC(server secret key, token_nonce): the database alone never yields
+    // it, and the server can recompute it to call the container (ADR 0004). Only its hash is compared.
+    t.string('token_nonce', 64);
     t.string('token_hash', 64);
+    t.boolean('cancel_requested').notNullable().defaultTo(false);
     t.integer('version_set_id').unsigned().references('version_sets.id');
     bigText(t, 'options').notNullable(); // failure action, concurrency, disabled jobs, notification lists
     bigText(t, 'flow_params').notNullable(); // resolved flow parameters

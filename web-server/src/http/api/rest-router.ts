@@ -109,9 +109,10 @@ export function restRouter(deps: RestDeps): express.Router {
     res.status(201).json(await auth.createApiToken(caller, name, ttlMs));
   });
   r.delete('/tokens/:id', async (req, res) => {
+    const caller = requireCaller(req);
     const id = Number(req.params.id);
     if (!Number.isInteger(id)) throw new CaissonError('BAD_REQUEST', `Token id must be a number, got "${req.params.id}".`);
-    await auth.revokeApiToken(requireCaller(req), id);
+    await auth.revokeApiToken(caller, id);
     res.status(204).end();
   });
 
@@ -180,10 +181,11 @@ export function restRouter(deps: RestDeps): express.Router {
     res.status(201).end();
   });
   r.put('/projects/:project/permissions/:type/:name', async (req, res) => {
+    const caller = requireCaller(req);
     const body = jsonBody(req);
     const perms = permissionList(body.permissions);
     if (perms.length === 0) throw new CaissonError('BAD_REQUEST', 'Give at least one permission, or DELETE the grant to remove it.');
-    await projects.changePermission(requireCaller(req), req.params.project, {
+    await projects.changePermission(caller, req.params.project, {
       principalType: principalType(req.params.type),
       principal: req.params.name,
       permissions: perms,

@@ -1,0 +1,234 @@
+/**
+ * Data access for executions (execution_flows) and their jobs (execution_jobs). Every status
+ * write is a compare-and-set on the legal predecessors from common/status.ts; callers handle a
+ * zero-row result.
+ */
+import type { Knex } from 'knex';
+import { isStatus, predecessorsOf, type Status } from '../../../common/status.js';
+import type { ExecutionOptions } from '../../../common/control-api.js';
+import type { RuntimeInfo } from '../runtime/container-runtime.js';
+
+type Db = Knex | Knex.Transaction;
+
+export interface ExecutionRow {
+  execId: number;
+  projectId: number;
+  projectVersion: number;
+  flowId: string;
+  status: Status;
+  priority: number;
+  submitUser: string;
+  submitTime: number;
+  startTime: number | null;
+  endTime: number | null;
+  updateTime: number;
+  executionSource: string;
+  scheduleId: number | null;
+  claimedBy: string | null;
+  leaseUntil: number | null;
+  attempt: number;
+  tokenNonce: string | null;
+  tokenHash: string | null;
+  cancelRequested: boolean;
+  versionSetId: number | null;
+  options: ExecutionOptions;
+  flowParams: Record<string, string>;
+  runtimeInfo: RuntimeInfo | null;
+  failureReason: string | null;
+  heartbeatAt: number | null;
+}
+
+export interface JobRow {
+  execId: number;
+  jobId: string;
+  attempt: number;
+  jobType: string;
+  status: Status;
+  startTime: number | null;
+  endTime: number | null;
+  updateTime: number;
+  outputParams: Record<string, string> | null;
+}
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+export function toExecution(r: Record<string, unknown>): ExecutionRow {
+  const status = String(r.status);
+  return {
+    execId: Number(r.exec_id),
+    projectId: Number(r.project_id),
+    projectVersion: Number(r.project_version),
+    flowId: String(r.flow_id),
+    status: isStatus(status) ? status : 'EXECUTION_STOPPED',
+    priority: Number(r.priority),
+    submitUser: String(r.submit_user),
+    submitTime: Number(r.submit_time),
+    startTime: num(r.start_time),
+    endTime: num(r.end_time),
+    updateTime: Number(r.update_time),
+    executionSource: String(r.execution_source),
+    scheduleId: num(r.schedule_id),
+    claimedBy: (r.claimed_by as string | null) ?? null,
+    leaseUntil: num(r.lease_until),
+    attempt: Number(r.attempt),
+    tokenNonce: (r.token_nonce as string | null) ?? null,
+    tokenHash: (r.token_hash as string | null) ?? null,
+    cancelRequested: Boolean(r.cancel_requested),
+    versionSetId: num(r.version_set_id),
+    options: JSON.parse(String(r.options)) as ExecutionOptions,
+    flowParams: JSON.parse(String(r.flow_params)) as Record<string, string>,
+    runtimeInfo: r.runtime_info ? (JSON.parse(String(r.runtime_info)) as RuntimeInfo) : null,
+    failureReason: (r.failure_reason as string | null) ?? null,
+    heartbeatAt: num(r.heartbeat_at),
+  };
+}
+
+function toJob(r: Record<string, unknown>): JobRow {
+  const status = String(r.status);
+  return {
+    execId: Number(r.exec_id),
+    jobId: String(r.job_id),
+    attempt: Number(r.attempt),
+    jobType: String(r.job_type),
+    status: isStatus(status) ? status : 'FAILED',
+    startTime: num(r.start_time),
+    endTime: num(r.end_time),
+    updateTime: Number(r.update_time),
+    outputParams: r.output_params ? (JSON.parse(String(r.output_params)) as Record<string, string>) : null,
+  };
+}
+
+export interface NewExecution {
+  projectId: number;
+  projectVersion: number;
+  flowId: string;
+  priority: number;
+  submitUser: string;
+  submitTime: number;
+  executionSource: string;
+  scheduleId: number | null;
+  options: ExecutionOptions;
+  flowParams: Record<string, string>;
+}
+
+export async function insertExecution(db: Db, e: NewExecution): Promise<number> {
+  const [id] = await db('execution_flows').insert({
+    project_id: e.projectId,
+    project_version: e.projectVersion,
+    flow_id: e.flowId,
+    status: 'READY',
+    priority: e.priority,
+    submit_user: e.submitUser,
+    submit_time: e.submitTime,
+    update_time: e.submitTime,
+    execution_source: e.executionSource,
+    schedule_id: e.scheduleId,
+    attempt: 0,
+    options: JSON.stringify(e.options),
+    flow_params: JSON.stringify(e.flowParams),
+  });
+  return Number(id);
+}
+
+export async function insertJobs(db: Db, execId: number, jobs: readonly { jobId: string; jobType: string; status: Status }[], now: number): Promise<void> {
+  for (let i = 0; i < jobs.length; i += 500) {
+    await db('execution_jobs').insert(
+      jobs.slice(i, i + 500).map((j) => ({ exec_id: execId, job_id: j.jobId, attempt: 0, job_type: j.jobType, status: j.status, update_time: now })),
+    );
+  }
+}
+
+export async function findExecution(db: Db, execId: number, options: { forUpdate?: boolean } = {}): Promise<ExecutionRow | undefined> {
+  let q = db('execution_flows').where({ exec_id: execId }).first();
+  if (options.forUpdate) q = q.forUpdate();
+  const r = (await q) as Record<string, unknown> | undefined;
+  return r ? toExecution(r) : undefined;
+}
+
+/**
+ * Compare-and-set of an execution's status: succeeds only from a legal predecessor of `to`
+ * (and, when given, from `onlyFrom` and with the expected claimer). Returns true when it moved.
+ */
+export async function transitionExecution(
+  db: Db,
+  execId: number,
+  to: Status,
+  now: number,
+  options: { onlyFrom?: readonly Status[]; claimedBy?: string; set?: Record<string, unknown> } = {},
+): Promise<boolean> {
+  const from = options.onlyFrom ? options.onlyFrom.filter((s) => predecessorsOf(to).includes(s)) : predecessorsOf(to);
+  if (from.length === 0) return false;
+  const q = db('execution_flows').where({ exec_id: execId }).whereIn('status', from);
+  if (options.claimedBy !== undefined) void q.where({ claimed_by: options.claimedBy });
+  const set: Record<string, unknown> = { status: to, update_time: now, ...options.set };
+  if (['SUCCEEDED', 'FAILED', 'KILLED', 'EXECUTION_STOPPED'].includes(to) && !('end_time' in set)) set.end_time = now;
+  const n = await q.update(set);
+  return n === 1;
+}
+
+export async function updateExecutionFields(db: Db, execId: number, fields: Record<string, unknown>): Promise<void> {
+  await db('execution_flows').where({ exec_id: execId }).update(fields);
+}
+
+export async function setRuntimeInfo(db: Db, execId: number, info: RuntimeInfo, now: number): Promise<void> {
+  await db('execution_flows').where({ exec_id: execId }).update({ runtime_info: JSON.stringify(info), update_time: now });
+}
+
+export async function recordHeartbeat(db: Db, execId: number, now: number): Promise<void> {
+  await db('execution_flows').where({ exec_id: execId }).update({ heartbeat_at: now });
+}
+
+export async function listJobs(db: Db, execId: number): Promise<JobRow[]> {
+  const rows = (await db('execution_jobs').where({ exec_id: execId }).orderBy(['job_id', 'attempt'])) as Record<string, unknown>[];
+  return rows.map(toJob);
+}
+
+export async function findJob(db: Db, execId: number, jobId: string, attempt: number): Promise<JobRow | undefined> {
+  const r = (await db('execution_jobs').where({ exec_id: execId, job_id: jobId, attempt }).first()) as Record<string, unknown> | undefined;
+  return r ? toJob(r) : undefined;
+}
+
+export async function upsertJob(db: Db, job: JobRow): Promise<void> {
+  const existing = await findJob(db, job.execId, job.jobId, job.attempt);
+  const row = {
+    job_type: job.jobType,
+    status: job.status,
+    start_time: job.startTime,
+    end_time: job.endTime,
+    update_time: job.updateTime,
+    output_params: job.outputParams ? JSON.stringify(job.outputParams) : null,
+  };
+  if (existing) await db('execution_jobs').where({ exec_id: job.execId, job_id: job.jobId, attempt: job.attempt }).update(row);
+  else await db('execution_jobs').insert({ exec_id: job.execId, job_id: job.jobId, attempt: job.attempt, ...row });
+}
+
+/** Executions of a flow in a status group, locked when asked (concurrentOption=skip under a row lock). */
+export async function findExecutionsOfFlowIn(db: Db, projectId: number, flowId: string, statuses: readonly Status[]): Promise<number[]> {
+  const rows = (await db('execution_flows')
+    .where({ project_id: projectId, flow_id: flowId })
+    .whereIn('status', [...statuses])
+    .select('exec_id')
+    .orderBy('exec_id')) as { exec_id: number }[];
+  return rows.map((r) => Number(r.exec_id));
+}
+
+/** Newest first; uses ix_execution_flows_flow. */
+export async function listExecutionsOfFlow(db: Db, projectId: number, flowId: string, from: number, length: number): Promise<{ total: number; rows: ExecutionRow[] }> {
+  const base = db('execution_flows').where({ project_id: projectId, flow_id: flowId });
+  const [countRow] = (await base.clone().count({ n: '*' })) as { n: number | string }[];
+  const rows = (await base
+    .clone()
+    .orderBy([
+      { column: 'submit_time', order: 'desc' },
+      { column: 'exec_id', order: 'desc' },
+    ])
+    .offset(from)
+    .limit(length)) as Record<string, unknown>[];
+  return { total: Number(countRow?.n ?? 0), rows: rows.map(toExecution) };
+}
+
+/** Executions in any of the statuses (the watcher's and the re-attach's working set); uses ix_execution_flows_status_update. */
+export async function listExecutionsIn(db: Db, statuses: readonly Status[], limit = 10_000): Promise<ExecutionRow[]> {
+  const rows = (await db('execution_flows').whereIn('status', [...statuses]).orderBy('exec_id').limit(limit)) as Record<string, unknown>[];
+  return rows.map(toExecution);
+}
