@@ -28,7 +28,16 @@ export const FLOW_FINAL_STATUSES: readonly Status[] = ['SUCCEEDED', 'FAILED', 'K
 export const SUCCEEDED_GROUP: readonly Status[] = ['SUCCEEDED', 'SKIPPED', 'FAILED_SUCCEEDED'];
 export const FAILED_GROUP: readonly Status[] = ['FAILED', 'KILLED', 'CANCELLED', 'EXECUTION_STOPPED'];
 /** Job statuses after which a job never changes again (within one attempt). */
-export const JOB_FINAL_STATUSES: readonly Status[] = ['SUCCEEDED', 'FAILED', 'KILLED', 'CANCELLED', 'SKIPPED', 'DISABLED', 'FAILED_SUCCEEDED', 'EXECUTION_STOPPED'];
+export const JOB_FINAL_STATUSES: readonly Status[] = [
+  'SUCCEEDED',
+  'FAILED',
+  'KILLED',
+  'CANCELLED',
+  'SKIPPED',
+  'DISABLED',
+  'FAILED_SUCCEEDED',
+  'EXECUTION_STOPPED',
+];
 /** Flow statuses in which a container may be alive. */
 export const FLOW_ACTIVE_STATUSES: readonly Status[] = ['DISPATCHING', 'PREPARING', 'RUNNING', 'FAILED_FINISHING', 'KILLING'];
 
@@ -91,11 +100,13 @@ export const JOB_TRANSITIONS: Readonly<Record<Status, readonly Status[]>> = {
   KILLED: [],
   EXECUTION_STOPPED: [],
   SKIPPED: [],
-  DISABLED: [],
+  // Disabled at submit; the run marks it SKIPPED when it reaches it (or CANCELLED if it never does).
+  DISABLED: ['SKIPPED', 'CANCELLED'],
   FAILED_SUCCEEDED: [],
   CANCELLED: [],
 };
 
+/** A repeated status is allowed (an event may restate it); a final job status is never left. */
 export function canJobTransition(from: Status, to: Status): boolean {
-  return from === to || JOB_TRANSITIONS[from].includes(to);
+  return (from === to && JOB_TRANSITIONS[from].length > 0) || JOB_TRANSITIONS[from].includes(to);
 }

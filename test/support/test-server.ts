@@ -11,6 +11,19 @@ import { loadConfig } from '../../common/config/parse.js';
 import { SERVER_OPTIONS, type ServerConfig } from '../../web-server/src/config.js';
 import { silentLogger } from '../../web-server/src/log.js';
 import { CaissonServer } from '../../web-server/src/server.js';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { REPO_ROOT } from './projects.js';
+
+/** Flow containers in tests run from the sources (a stale dist/ must never be tested). */
+export const SOURCE_CONTAINER_COMMAND = {
+  executable: process.execPath,
+  args: [
+    '--import',
+    pathToFileURL(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('tsx')).href,
+    path.join(REPO_ROOT, 'flow-container', 'src', 'main.ts'),
+  ],
+};
 
 export const ADMIN_PASSWORD = 'admin-password-for-tests';
 
@@ -20,11 +33,17 @@ export interface TestServer {
   tdb: TestDatabase;
   dataDir: string;
   stop(): Promise<void>;
+  /** Stops the web server but keeps its database and data directory (for restart tests). */
+  stopServerOnly(): Promise<void>;
 }
 
-export async function startTestServer(dialect: Dialect, env: Record<string, string> = {}): Promise<TestServer> {
-  const tdb = await createTestDatabase(dialect);
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'caisson-server-'));
+export async function startTestServer(
+  dialect: Dialect,
+  env: Record<string, string> = {},
+  reuse?: { tdb: TestDatabase; dataDir: string },
+): Promise<TestServer> {
+  const tdb = reuse?.tdb ?? (await createTestDatabase(dialect));
+  const dataDir = reuse?.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'caisson-server-'));
   const config: ServerConfig = loadConfig(
     SERVER_OPTIONS,
     {
@@ -34,11 +53,20 @@ export async function startTestServer(dialect: Dialect, env: Record<string, stri
       CAISSON_ADMIN_PASSWORD: ADMIN_PASSWORD,
       CAISSON_PASSWORD_HASH_COST: '4',
       CAISSON_LOG_LEVEL: 'silent',
+      CAISSON_HEARTBEAT_INTERVAL: '1s',
+      CAISSON_LOG_SHIP_INTERVAL: '200ms',
+      CAISSON_KILL_GRACE: '2s',
+      CAISSON_EXECUTION_DIR_RETENTION: '0',
       ...env,
     },
     undefined,
   );
-  const server = new CaissonServer({ config, log: silentLogger, announce: () => undefined });
+  const server = new CaissonServer({
+    config,
+    log: silentLogger,
+    announce: () => undefined,
+    flowContainerCommand: SOURCE_CONTAINER_COMMAND,
+  });
   await server.start();
   return {
     server,
@@ -49,6 +77,9 @@ export async function startTestServer(dialect: Dialect, env: Record<string, stri
       await server.stop();
       await tdb.dispose();
       fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+    async stopServerOnly() {
+      await server.stop();
     },
   };
 }

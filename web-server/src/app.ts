@@ -6,6 +6,9 @@ import express from 'express';
 import type { Knex } from 'knex';
 import type { AuthService } from './auth/auth-service.js';
 import type { ProjectService } from './projects/project-service.js';
+import type { ExecutionService } from './executions/execution-service.js';
+import { containerRouter, type ContainerApiDeps } from './http/container-api/container-router.js';
+import { CONTAINER_API_PREFIX } from '../../common/control-api.js';
 import type { Logger } from './log.js';
 import { ajaxRouter } from './http/ajax/ajax-router.js';
 import { restRouter } from './http/api/rest-router.js';
@@ -20,6 +23,8 @@ export interface AppDeps {
   db: Knex;
   auth: AuthService;
   projects: ProjectService;
+  executions: ExecutionService;
+  containerApi: Omit<ContainerApiDeps, 'db' | 'log'>;
   log: Logger;
   sessionTtlMs: number;
   uploadMaxBytes: number;
@@ -53,20 +58,28 @@ export function buildApp(deps: AppDeps): express.Express {
     maxFiles: 4,
   };
 
+  // The container callback API reads its own bodies (JSON events, raw log bytes).
+  const containers = express.Router();
+  containers.use(containerRouter({ db: deps.db, log: deps.log.child({ component: 'container-api' }), ...deps.containerApi }));
+  containers.use(restErrorHandler(deps.log));
+  app.use(CONTAINER_API_PREFIX, containers);
+
   // REST: JSON bodies and raw zip uploads are parsed first; form and multipart bodies by paramsMiddleware.
   const api = express.Router();
   api.use(express.json({ limit: '1mb' }));
   api.use(express.raw({ type: ZIP_BODY_TYPES, limit: deps.uploadMaxBytes }));
   api.use(paramsMiddleware(limits));
   api.use(authenticate(deps.auth));
-  api.use(restRouter({ auth: deps.auth, projects: deps.projects, sessionTtlMs: deps.sessionTtlMs }));
+  api.use(restRouter({ auth: deps.auth, projects: deps.projects, executions: deps.executions, sessionTtlMs: deps.sessionTtlMs }));
   api.use(restErrorHandler(deps.log));
   app.use('/api/v1', api);
 
   // Azkaban's AJAX endpoints. A body that cannot be read still gets Azkaban's 200 + error body.
   app.use(paramsMiddleware(limits));
   app.use(authenticate(deps.auth));
-  app.use(ajaxRouter({ auth: deps.auth, projects: deps.projects, sessionTtlMs: deps.sessionTtlMs, log: deps.log }));
+  app.use(
+    ajaxRouter({ auth: deps.auth, projects: deps.projects, executions: deps.executions, sessionTtlMs: deps.sessionTtlMs, log: deps.log }),
+  );
   app.use((req, res) => {
     res.status(404).json({ code: 'NOT_FOUND', message: `No such endpoint: ${req.method} ${req.path}` });
   });

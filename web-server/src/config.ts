@@ -272,6 +272,7 @@ export type ServerConfig = ConfigOf<typeof SERVER_OPTIONS>;
 export function readServerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ServerConfig {
   const i = argv.indexOf('--config');
   const configPath = i >= 0 ? argv[i + 1] : env.CAISSON_CONFIG;
+  if (i >= 0 && !configPath) throw new CaissonError('INVALID_CONFIG', '--config needs a path: --config <file>');
   let file: { path: string; values: Record<string, unknown> } | undefined;
   if (configPath) {
     let text: string;

@@ -1,10 +1,15 @@
 /**
- * Composes one web-server process: database, migrations, services, the HTTP listener and the
- * background sweeps. start() and stop() are idempotent; stop() closes in reverse order.
+ * Composes one web-server process: database, migrations, services, the runtime, the queue
+ * processor, the HTTP listener and the background sweeps. start() and stop() are idempotent;
+ * stop() stops claiming first and closes in reverse order of start. Running flow containers are
+ * left running: a restarted server re-attaches to them.
  */
 import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import type { Knex } from 'knex';
 import { systemClock, type Clock } from '../../common/clock.js';
 import { openDatabase } from '../../common/db/knex.js';
@@ -14,8 +19,18 @@ import { AuthService } from './auth/auth-service.js';
 import { ensureAdminUser } from './auth/bootstrap-admin.js';
 import type { ServerConfig } from './config.js';
 import { effectivePublicUrl } from './config.js';
+import { ContainerClient } from './executions/container-client.js';
+import { ExecTokens, loadSecretKey } from './executions/exec-token.js';
+import { ExecutionControl } from './executions/execution-control.js';
+import { ExecutionService } from './executions/execution-service.js';
+import { buildLaunchPlan } from './executions/launch-plan.js';
 import type { Logger } from './log.js';
 import { ProjectService } from './projects/project-service.js';
+import { Dispatcher } from './queue/dispatcher.js';
+import { QueueProcessor } from './queue/queue-processor.js';
+import { defaultFlowContainerCommand, ProcessRuntime, type ContainerCommand } from './runtime/process/process-runtime.js';
+import type { ContainerRuntime } from './runtime/container-runtime.js';
+import { CaissonError } from '../../common/errors.js';
 
 export interface ServerOptions {
   config: ServerConfig;
@@ -23,24 +38,47 @@ export interface ServerOptions {
   clock?: Clock;
   /** Tell the operator something once, on standard output (the generated admin password). */
   announce?: (line: string) => void;
+  /** How flow containers are started in solo mode (tests run the sources through tsx). */
+  flowContainerCommand?: ContainerCommand;
 }
 
 const SWEEP_INTERVAL_MS = 10 * 60_000;
+/** How long after its end a container may still upload logs. */
+const LOG_GRACE_MS = 5 * 60_000;
+
+export function repositoryRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) {
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error('cannot find the repository root (package.json) above the server module');
+    dir = up;
+  }
+  return dir;
+}
 
 export class CaissonServer {
   readonly db: Knex;
   readonly auth: AuthService;
   readonly projects: ProjectService;
+  readonly runtime: ContainerRuntime;
+  readonly control: ExecutionControl;
+  readonly executions: ExecutionService;
+  readonly queue: QueueProcessor;
   private httpServer: http.Server | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private started = false;
   private stopped = false;
 
   constructor(private readonly options: ServerOptions) {
-    const { config } = options;
+    const { config, log } = options;
     const clock = options.clock ?? systemClock;
     fs.mkdirSync(config.dataDir, { recursive: true });
+    if (config.runtime !== 'process') {
+      throw new CaissonError('INVALID_CONFIG', 'CAISSON_RUNTIME=kubernetes is not available in this release; use process (solo mode).');
+    }
     this.db = openDatabase(config.databaseUrl);
+    const tokens = new ExecTokens(loadSecretKey(config.secretKey, config.dataDir));
+    const claimer = config.replicaId || `${os.hostname()}:${process.pid}`;
     this.auth = new AuthService({
       db: this.db,
       clock,
@@ -58,6 +96,61 @@ export class CaissonServer {
         maxExpandedBytes: config.uploadMaxExpandedBytes,
         maxCompressionRatio: config.uploadMaxCompressionRatio,
       },
+    });
+    this.runtime = new ProcessRuntime({
+      dataDir: config.dataDir,
+      log: log.child({ component: 'process-runtime' }),
+      clock,
+      command: options.flowContainerCommand ?? defaultFlowContainerCommand(repositoryRoot()),
+      killGraceMs: config.killGrace,
+      retentionMs: config.executionDirRetention,
+    });
+    const client = new ContainerClient();
+    this.control = new ExecutionControl({
+      db: this.db,
+      clock,
+      log,
+      runtime: this.runtime,
+      tokens,
+      client,
+      killGraceMs: config.killGrace,
+      heartbeatTimeoutMs: config.heartbeatTimeout,
+    });
+    const dispatcher = new Dispatcher({
+      db: this.db,
+      runtime: this.runtime,
+      clock,
+      log: log.child({ component: 'dispatcher' }),
+      tokens,
+      buildLaunchPlan: (row) =>
+        buildLaunchPlan({ db: this.db, tokens, apiUrl: () => this.url, clusterName: 'caisson', availableJobTypes: new Set() }, row),
+      claimer,
+      leaseMs: config.dispatchLease,
+      retry: { maxAttempts: 5, baseMs: 500, maxMs: 10_000 },
+    });
+    this.queue = new QueueProcessor({
+      db: this.db,
+      dispatcher,
+      tokens,
+      clock,
+      log: log.child({ component: 'queue-processor' }),
+      claimer,
+      leaseMs: config.dispatchLease,
+      batchSize: config.dispatchBatchSize,
+      launchesPerSecond: config.dispatchLaunchesPerSecond,
+      maxConcurrentLaunches: config.dispatchMaxConcurrentLaunches,
+      pollIntervalMs: config.dispatchPollInterval,
+      maxPollIntervalMs: config.dispatchMaxPollInterval,
+      maxActive: config.maxActiveExecutions,
+    });
+    this.executions = new ExecutionService({
+      db: this.db,
+      clock,
+      log,
+      projects: this.projects,
+      control: this.control,
+      client,
+      nudge: () => this.queue.nudge(),
     });
   }
 
@@ -83,10 +176,23 @@ export class CaissonServer {
       adminPassword: config.adminPassword,
       log: this.options.announce ?? ((line) => log.info(line)),
     });
+    await this.runtime.start();
+    await this.control.reattachAll();
+    this.control.start();
     const app = buildApp({
       db: this.db,
       auth: this.auth,
       projects: this.projects,
+      executions: this.executions,
+      containerApi: {
+        clock: this.options.clock ?? systemClock,
+        plan: {
+          heartbeatIntervalMs: config.heartbeatInterval,
+          logShipIntervalMs: config.logShipInterval,
+          logShipBytes: config.logShipBytes,
+        },
+        logGraceMs: LOG_GRACE_MS,
+      },
       log,
       sessionTtlMs: config.sessionTtl,
       uploadMaxBytes: config.uploadMaxBytes,
@@ -99,8 +205,14 @@ export class CaissonServer {
         resolve();
       });
     });
+    await this.queue.start();
     this.sweepTimer = setInterval(() => {
       this.auth.sweepExpired().catch((e: unknown) => log.warn({ err: e }, 'sweeping expired sessions failed; will retry'));
+      if (this.runtime instanceof ProcessRuntime) {
+        this.runtime
+          .sweepExpiredWorkDirs()
+          .catch((e: unknown) => log.warn({ err: e }, 'sweeping execution directories failed; will retry'));
+      }
     }, SWEEP_INTERVAL_MS);
     this.sweepTimer.unref();
     log.info({ url: this.url }, `Caisson is listening on ${this.url}`);
@@ -110,6 +222,7 @@ export class CaissonServer {
     if (this.stopped) return;
     this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.queue.stop();
     if (this.httpServer) {
       const srv = this.httpServer;
       await new Promise<void>((resolve) => {
@@ -119,6 +232,8 @@ export class CaissonServer {
         setTimeout(() => srv.closeAllConnections(), 5000).unref();
       });
     }
+    this.control.stop();
+    await this.runtime.stop();
     await this.db.destroy();
   }
 }

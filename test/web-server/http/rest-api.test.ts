@@ -86,7 +86,9 @@ for (const dialect of testDialects()) {
       });
 
       it('refuses with 400 a login whose password is in the query string, even a right one', async () => {
-        const r = await restCall(`${api}/login?password=alice-password`, 'POST', { json: { username: 'alice', password: 'alice-password' } });
+        const r = await restCall(`${api}/login?password=alice-password`, 'POST', {
+          json: { username: 'alice', password: 'alice-password' },
+        });
         assert.equal(r.status, 400);
         assert.deepEqual(r.json, { code: 'BAD_REQUEST', message: 'Login error. Must pass username and password in request body' });
         assert.equal(r.headers.get('set-cookie'), null);
@@ -204,7 +206,10 @@ for (const dialect of testDialects()) {
       let projectId: number;
 
       it('creates a project with 201 and answers it', async () => {
-        const r = await restCall(`${api}/projects`, 'POST', { cookie: alice.cookie, json: { name: 'hello', description: 'first project' } });
+        const r = await restCall(`${api}/projects`, 'POST', {
+          cookie: alice.cookie,
+          json: { name: 'hello', description: 'first project' },
+        });
         assert.equal(r.status, 201);
         projectId = Number(r.json.id);
         assert.ok(Number.isInteger(projectId));
@@ -416,15 +421,7 @@ for (const dialect of testDialects()) {
         const events = r.json.events as { actor: string; action: string }[];
         assert.deepEqual(
           events.map((e) => e.action),
-          [
-            'PERMISSION_REMOVED',
-            'PERMISSION_CHANGED',
-            'PERMISSION_ADDED',
-            'PERMISSION_ADDED',
-            'UPLOADED',
-            'UPLOADED',
-            'CREATED',
-          ],
+          ['PERMISSION_REMOVED', 'PERMISSION_CHANGED', 'PERMISSION_ADDED', 'PERMISSION_ADDED', 'UPLOADED', 'UPLOADED', 'CREATED'],
         );
         assert.ok(events.every((e) => e.actor === 'alice'));
       });
@@ -497,7 +494,10 @@ for (const dialect of testDialects()) {
 
       before(async () => {
         await t.server.auth.createUser({ username: 'dave', password: 'dave-password', role: 'USER' });
-        const c = await restCall(`${api}/projects`, 'POST', { cookie: alice.cookie, json: { name: 'guarded', description: 'secret plans' } });
+        const c = await restCall(`${api}/projects`, 'POST', {
+          cookie: alice.cookie,
+          json: { name: 'guarded', description: 'secret plans' },
+        });
         assert.equal(c.status, 201, c.text);
         const u = await restCall(`${api}/projects/guarded/versions`, 'POST', { cookie: alice.cookie, body: zipOfExample('hello-flow') });
         assert.equal(u.status, 201, u.text);
@@ -549,7 +549,8 @@ for (const dialect of testDialects()) {
         for (const e of endpoints('guarded').filter((x) => x.method !== 'GET')) {
           const r = await call(e, erin);
           if (e.need === 'WRITE') assert.equal(r.status, e.ok, `${label(e)}: ${r.text}`);
-          else assert.deepEqual([r.status, r.json], [403, { code: 'FORBIDDEN', message: 'Permission denied. Need ADMIN access.' }], label(e));
+          else
+            assert.deepEqual([r.status, r.json], [403, { code: 'FORBIDDEN', message: 'Permission denied. Need ADMIN access.' }], label(e));
         }
       });
 
@@ -612,7 +613,7 @@ for (const dialect of testDialects()) {
           assert.equal(r.status, 404);
           assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
           assert.equal(r.json.code, 'NOT_FOUND');
-          assert.match(String(r.json.message), /^No such endpoint: GET \/api\/v1\/nope\b/);
+          assert.equal(r.json.message, 'No such endpoint: GET /api/v1/nope. See docs/api.md.');
         }
         const wrongMethod = await restCall(`${api}/projects`, 'PATCH', { cookie: alice.cookie, json: {} });
         assert.deepEqual([wrongMethod.status, wrongMethod.json.code], [404, 'NOT_FOUND']);
@@ -646,7 +647,10 @@ for (const dialect of testDialects()) {
           body: JSON.stringify({ name: 'seven', description: 'x' }),
         });
         assert.equal(res.status, 400);
-        assert.deepEqual(await res.json(), { code: 'BAD_REQUEST', message: 'The request body cannot be read: unsupported charset "X-KLINGON"' });
+        assert.deepEqual(await res.json(), {
+          code: 'BAD_REQUEST',
+          message: 'The request body cannot be read: unsupported charset "X-KLINGON"',
+        });
       });
     });
   });
@@ -688,7 +692,10 @@ for (const dialect of testDialects()) {
         { cookie: admin.cookie },
       );
       assert.equal(r.status, 413, r.text);
-      assert.deepEqual(r.json, { code: 'PAYLOAD_TOO_LARGE', message: 'Multipart file field "file" is larger than the limit of 4096 bytes' });
+      assert.deepEqual(r.json, {
+        code: 'PAYLOAD_TOO_LARGE',
+        message: 'Multipart file field "file" is larger than the limit of 4096 bytes',
+      });
     });
 
     it('refuses the third login after two failures with 429 TOO_MANY_REQUESTS, even with the right password', async () => {

@@ -130,10 +130,17 @@ export async function insertExecution(db: Db, e: NewExecution): Promise<number> 
   return Number(id);
 }
 
-export async function insertJobs(db: Db, execId: number, jobs: readonly { jobId: string; jobType: string; status: Status }[], now: number): Promise<void> {
+export async function insertJobs(
+  db: Db,
+  execId: number,
+  jobs: readonly { jobId: string; jobType: string; status: Status }[],
+  now: number,
+): Promise<void> {
   for (let i = 0; i < jobs.length; i += 500) {
     await db('execution_jobs').insert(
-      jobs.slice(i, i + 500).map((j) => ({ exec_id: execId, job_id: j.jobId, attempt: 0, job_type: j.jobType, status: j.status, update_time: now })),
+      jobs
+        .slice(i, i + 500)
+        .map((j) => ({ exec_id: execId, job_id: j.jobId, attempt: 0, job_type: j.jobType, status: j.status, update_time: now })),
     );
   }
 }
@@ -171,7 +178,9 @@ export async function updateExecutionFields(db: Db, execId: number, fields: Reco
 }
 
 export async function setRuntimeInfo(db: Db, execId: number, info: RuntimeInfo, now: number): Promise<void> {
-  await db('execution_flows').where({ exec_id: execId }).update({ runtime_info: JSON.stringify(info), update_time: now });
+  await db('execution_flows')
+    .where({ exec_id: execId })
+    .update({ runtime_info: JSON.stringify(info), update_time: now });
 }
 
 export async function recordHeartbeat(db: Db, execId: number, now: number): Promise<void> {
@@ -213,7 +222,13 @@ export async function findExecutionsOfFlowIn(db: Db, projectId: number, flowId: 
 }
 
 /** Newest first; uses ix_execution_flows_flow. */
-export async function listExecutionsOfFlow(db: Db, projectId: number, flowId: string, from: number, length: number): Promise<{ total: number; rows: ExecutionRow[] }> {
+export async function listExecutionsOfFlow(
+  db: Db,
+  projectId: number,
+  flowId: string,
+  from: number,
+  length: number,
+): Promise<{ total: number; rows: ExecutionRow[] }> {
   const base = db('execution_flows').where({ project_id: projectId, flow_id: flowId });
   const [countRow] = (await base.clone().count({ n: '*' })) as { n: number | string }[];
   const rows = (await base
@@ -229,6 +244,9 @@ export async function listExecutionsOfFlow(db: Db, projectId: number, flowId: st
 
 /** Executions in any of the statuses (the watcher's and the re-attach's working set); uses ix_execution_flows_status_update. */
 export async function listExecutionsIn(db: Db, statuses: readonly Status[], limit = 10_000): Promise<ExecutionRow[]> {
-  const rows = (await db('execution_flows').whereIn('status', [...statuses]).orderBy('exec_id').limit(limit)) as Record<string, unknown>[];
+  const rows = (await db('execution_flows')
+    .whereIn('status', [...statuses])
+    .orderBy('exec_id')
+    .limit(limit)) as Record<string, unknown>[];
   return rows.map(toExecution);
 }

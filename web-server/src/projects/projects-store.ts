@@ -223,3 +223,9 @@ export async function countProjectFileRows(db: Db, projectId: number): Promise<n
   const r = (await db('project_files').where({ project_id: projectId }).count({ n: '*' }).first()) as { n: number | string } | undefined;
   return Number(r?.n ?? 0);
 }
+
+/** A project by id, deleted or not (executions keep pointing at their project). */
+export async function findProjectById(db: Db, id: number): Promise<ProjectRow | undefined> {
+  const row = (await db('projects').where({ id }).first()) as Record<string, unknown> | undefined;
+  return row ? toProject(row) : undefined;
+}

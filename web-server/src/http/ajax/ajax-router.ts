@@ -8,6 +8,8 @@ import { isCaissonError } from '../../../../common/errors.js';
 import type { AuthService } from '../../auth/auth-service.js';
 import type { Principal } from '../../auth/principal.js';
 import type { ProjectService } from '../../projects/project-service.js';
+import type { ExecutionService } from '../../executions/execution-service.js';
+import { executorActions } from './executor-actions.js';
 import type { Logger } from '../../log.js';
 import { callerOf, clearSessionCookie, clientIp, sessionIdOf, setSessionCookie } from '../middleware/authenticate.js';
 import { getParams, type RequestParams } from '../request-params.js';
@@ -18,6 +20,7 @@ import { projectActions } from './project-actions.js';
 export interface AjaxDeps {
   auth: AuthService;
   projects: ProjectService;
+  executions: ExecutionService;
   sessionTtlMs: number;
   log: Logger;
 }
@@ -25,14 +28,40 @@ export interface AjaxDeps {
 export type AjaxHandler = (caller: Principal, params: RequestParams, req: express.Request, res: express.Response) => Promise<void>;
 
 /** Actions of later releases answer like Azkaban does for an unknown command, never a crash. */
-const NOT_YET: Record<string, string[]> = {
-  '/executor': [],
-  '/schedule': [],
+const LATER: Record<string, ReadonlySet<string> | 'all'> = {
+  '/executor': new Set([
+    'pauseFlow',
+    'resumeFlow',
+    'retryFailedJobs',
+    'flowInfo',
+    'fetchScheduledFlowGraph',
+    'ramp',
+    'updateProp',
+    'reloadExecutors',
+  ]),
+  '/schedule': 'all',
+  '/manager': new Set([
+    'fetchflowdetails',
+    'fetchflownodedata',
+    'fetchLastSuccessfulFlowExecution',
+    'fetchJobInfo',
+    'setJobOverrideProperty',
+    'changeDescription',
+    'getProxyUsers',
+    'addProxyUser',
+    'removeProxyUser',
+  ]),
 };
+
+function comesLater(path: string, name: string): boolean {
+  const later = LATER[path];
+  return later === 'all' || (later !== undefined && later.has(name));
+}
 
 export function ajaxRouter(deps: AjaxDeps): express.Router {
   const router = express.Router();
   const manager = projectActions(deps);
+  const exec = executorActions(deps.executions);
 
   const handle = (
     path: string,
@@ -57,13 +86,13 @@ export function ajaxRouter(deps: AjaxDeps): express.Router {
         if (ajax !== undefined) {
           const h = actions[ajax];
           if (h) return await h(caller, params, req, res);
-          if (path in NOT_YET) return sendAjaxError(res, `${ajax} is not supported yet`);
+          if (comesLater(path, ajax)) return sendAjaxError(res, `${ajax} is not supported yet`);
           return sendAjaxError(res, `Cannot execute command ${ajax}`);
         }
         if (action !== undefined) {
           const h = byAction[action];
           if (h) return await h(caller, params, req, res);
-          if (path in NOT_YET) return sendAjaxError(res, `${action} is not supported yet`);
+          if (comesLater(path, action)) return sendAjaxError(res, `${action} is not supported yet`);
           return sendAjaxError(res, `Cannot execute action ${action}`);
         }
         // A page request (or a session probe) with a valid session: never the login page.
@@ -78,8 +107,8 @@ export function ajaxRouter(deps: AjaxDeps): express.Router {
 
   handle('/', manager.index);
   handle('/index', manager.index);
-  handle('/manager', manager.ajax, manager.byAction, manager.deleteProject);
-  handle('/executor', {});
+  handle('/manager', { ...manager.ajax, ...exec.manager }, manager.byAction, manager.deleteProject);
+  handle('/executor', exec.executor);
   handle('/schedule', {});
   return router;
 }

@@ -6,27 +6,20 @@
 import express from 'express';
 import { CaissonError } from '../../../../common/errors.js';
 import type { AuthService } from '../../auth/auth-service.js';
-import type { Principal } from '../../auth/principal.js';
 import type { ProjectService, ProjectRow } from '../../projects/project-service.js';
 import { flowGraph } from '../../projects/flow-graph.js';
 import { PERMISSION_TYPES, type PermissionType } from '../../projects/permissions.js';
-import { callerOf, clearSessionCookie, clientIp, sessionIdOf, setSessionCookie } from '../middleware/authenticate.js';
+import { clearSessionCookie, clientIp, sessionIdOf, setSessionCookie } from '../middleware/authenticate.js';
 import { getParams } from '../request-params.js';
+import type { ExecutionService } from '../../executions/execution-service.js';
+import { executionRoutes } from './executions-routes.js';
+import { jsonBody, requireCaller } from './rest-input.js';
 
 export interface RestDeps {
+  executions?: ExecutionService;
   auth: AuthService;
   projects: ProjectService;
   sessionTtlMs: number;
-}
-
-function requireCaller(req: express.Request): Principal {
-  const p = callerOf(req);
-  if (!p)
-    throw new CaissonError(
-      'UNAUTHENTICATED',
-      'Authentication required: log in (POST /api/v1/login) or send Authorization: Bearer <token>.',
-    );
-  return p;
 }
 
 const projectJson = (p: ProjectRow) => ({
@@ -55,13 +48,6 @@ function permissionList(raw: unknown): PermissionType[] {
 function principalType(raw: unknown): 'user' | 'group' {
   if (raw === 'user' || raw === 'group') return raw;
   throw new CaissonError('BAD_REQUEST', `"type" must be "user" or "group", got ${JSON.stringify(raw)}.`);
-}
-
-function jsonBody(req: express.Request): Record<string, unknown> {
-  const b: unknown = req.body;
-  if (b && typeof b === 'object' && !Array.isArray(b)) return b as Record<string, unknown>;
-  // Form or query parameters are accepted too, for curl users.
-  return Object.fromEntries(getParams(req).entries());
 }
 
 export function restRouter(deps: RestDeps): express.Router {
@@ -205,8 +191,10 @@ export function restRouter(deps: RestDeps): express.Router {
     res.json({ project: project.name, projectId: project.id, events: entries });
   });
 
+  if (deps.executions) executionRoutes(r, deps.executions);
+
   r.use((req, _res) => {
-    throw new CaissonError('NOT_FOUND', `No such endpoint: ${req.method} ${req.baseUrl}${req.path}. See docs/rest-api.md.`);
+    throw new CaissonError('NOT_FOUND', `No such endpoint: ${req.method} ${req.baseUrl}${req.path}. See docs/api.md.`);
   });
   return r;
 }

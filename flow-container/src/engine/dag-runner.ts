@@ -1,0 +1,268 @@
+/**
+ * Runs one flow: applies the scheduling core's decisions (engine/scheduling.ts) — starting jobs
+ * through their jobtype, killing them, marking nodes — reports each change as an event, and writes
+ * the flow log. Everything happens on the event loop: a job's end or a cancel triggers the next
+ * step, and a step never runs inside another.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Clock } from '../../../common/clock.js';
+import type { ContainerEventType, ExecutionPlan, JobEventPayload } from '../../../common/control-api.js';
+import { isFlowFinal, type Status } from '../../../common/status.js';
+import { LineLog, type LogRegistry } from '../log-files.js';
+import { settledJob, type JobContext, type JobHandle, type JobOutcome, type Jobtype } from '../jobtypes/jobtype.js';
+import { buildExecutionGraph, nodeOf, type ExecutionGraph } from './execution-graph.js';
+import { flowBuiltins, jobPropertyLayers } from './job-properties.js';
+import { schedulingOptionsFor } from './run-options.js';
+import { decideNextSteps, type SchedulingOptions } from './scheduling.js';
+
+export type EmitEvent = (type: ContainerEventType, payload: Record<string, unknown>) => void;
+
+export interface RunnerPaths {
+  projectDir: string;
+  /** Job logs go to `<jobLogsDir>/<encoded id>.<attempt>.log`. */
+  jobLogsDir: string;
+  outputsDir: string;
+}
+
+export interface DagRunnerOptions {
+  plan: ExecutionPlan;
+  paths: RunnerPaths;
+  jobBaseEnv: Readonly<Record<string, string>>;
+  killGraceMs: number;
+  jobtypes: ReadonlyMap<string, Jobtype>;
+  emit: EmitEvent;
+  flowLog: LineLog;
+  logs: LogRegistry;
+  clock: Clock;
+}
+
+interface JobTimes {
+  start?: number;
+  end?: number;
+}
+
+const ATTEMPT = 0;
+
+export class DagRunner {
+  private readonly graph: ExecutionGraph;
+  private readonly scheduling: SchedulingOptions;
+  private readonly statuses = new Map<string, Status>();
+  private readonly times = new Map<string, JobTimes>();
+  private readonly outputs = new Map<string, Record<string, string>>();
+  private readonly handles = new Map<string, JobHandle>();
+  private flowStatus: Status = 'PREPARING';
+  private startTime = 0;
+  private cancelRequested = false;
+  private stepping = false;
+  private stepAgain = false;
+  private resolveFinished: ((status: Status) => void) | undefined;
+  private readonly finished: Promise<Status>;
+
+  constructor(private readonly options: DagRunnerOptions) {
+    this.graph = buildExecutionGraph(options.plan.flow);
+    const { options: scheduling, notes } = schedulingOptionsFor(options.plan);
+    this.scheduling = scheduling;
+    for (const note of notes) options.flowLog.warn(note);
+    this.finished = new Promise((resolve) => (this.resolveFinished = resolve));
+  }
+
+  get status(): Status {
+    return this.flowStatus;
+  }
+
+  /** Starts the flow; resolves with its final status once every job has ended. */
+  run(): Promise<Status> {
+    const { plan, flowLog, clock } = this.options;
+    this.startTime = clock.now();
+    this.flowStatus = 'RUNNING';
+    flowLog.info(
+      `Running execution ${plan.execId} of flow "${plan.flowId}" in project "${plan.projectName}" version ${plan.projectVersion}, submitted by ${plan.submitUser}`,
+    );
+    flowLog.info(`Failure action: ${this.scheduling.failureAction}; at most ${Math.max(1, plan.numJobThreads)} jobs at once`);
+    this.options.emit('FLOW_STARTED', { status: 'RUNNING', startTime: this.startTime });
+    this.step();
+    return this.finished;
+  }
+
+  /** Kills running jobs and cancels the rest; the flow ends KILLED (idempotent). */
+  cancel(reason: string): void {
+    if (this.cancelRequested || isFlowFinal(this.flowStatus)) return;
+    this.cancelRequested = true;
+    this.options.flowLog.info(`Kill requested (${reason})`);
+    if (this.flowStatus !== 'PREPARING') this.step();
+  }
+
+  private step(): void {
+    if (this.stepping) {
+      this.stepAgain = true;
+      return;
+    }
+    this.stepping = true;
+    try {
+      do {
+        this.stepAgain = false;
+        this.applyDecisions();
+      } while (this.stepAgain);
+    } finally {
+      this.stepping = false;
+    }
+  }
+
+  private applyDecisions(): void {
+    if (isFlowFinal(this.flowStatus)) return;
+    const { flowLog, emit, clock } = this.options;
+    const decisions = decideNextSteps({
+      graph: this.graph,
+      statuses: this.statuses,
+      options: this.scheduling,
+      cancelRequested: this.cancelRequested,
+    });
+    if (!isFlowFinal(decisions.flowStatus) && decisions.flowStatus !== this.flowStatus) {
+      this.flowStatus = decisions.flowStatus;
+      flowLog.info(`Setting flow status to ${decisions.flowStatus}`);
+      emit('FLOW_STATUS_CHANGED', { status: decisions.flowStatus });
+    }
+    for (const note of decisions.notes) flowLog.warn(note);
+    for (const id of decisions.kill) {
+      this.statuses.set(id, 'KILLING');
+      flowLog.info(`Killing job ${id}`);
+      emit('JOB_STATUS_CHANGED', this.jobPayload(id, 'KILLING'));
+      this.handles.get(id)?.kill();
+    }
+    for (const { id, status } of decisions.mark) {
+      const now = clock.now();
+      this.statuses.set(id, status);
+      const times = this.timesOf(id);
+      if (status === 'RUNNING') {
+        times.start = now;
+        flowLog.info(`Running embedded flow ${id}`);
+        emit('JOB_STARTED', this.jobPayload(id, status));
+      } else if (status === 'FAILED_FINISHING') {
+        flowLog.info(`Setting embedded flow ${id} to FAILED_FINISHING`);
+        emit('JOB_STATUS_CHANGED', this.jobPayload(id, status));
+      } else {
+        times.start ??= now;
+        times.end = now;
+        if (status === 'SKIPPED') flowLog.info(`Skipping disabled ${id}`);
+        else if (status === 'CANCELLED') flowLog.info(`Cancelling ${id} due to prior errors or a kill`);
+        else flowLog.info(`Embedded flow ${id} finished with status ${status} in ${seconds(times)} seconds`);
+        emit('JOB_FINISHED', this.jobPayload(id, status));
+      }
+    }
+    for (const id of decisions.start) this.startJob(id);
+    if (isFlowFinal(decisions.flowStatus) && this.handles.size === 0) {
+      this.flowStatus = decisions.flowStatus;
+      const elapsed = Math.round((clock.now() - this.startTime) / 1000);
+      flowLog.info(`Flow finished with status ${decisions.flowStatus} in ${elapsed} seconds`);
+      this.resolveFinished?.(decisions.flowStatus);
+    }
+  }
+
+  private startJob(id: string): void {
+    const { paths, flowLog, emit, clock, logs, plan } = this.options;
+    const node = nodeOf(this.graph, id);
+    const base = `${fileNameOf(id)}.${ATTEMPT}`;
+    const logPath = path.join(paths.jobLogsDir, `${base}.log`);
+    fs.writeFileSync(logPath, '');
+    logs.add({ job: id, attempt: ATTEMPT }, logPath);
+    this.statuses.set(id, 'RUNNING');
+    this.timesOf(id).start = clock.now();
+    flowLog.info(`Job ${id} started`);
+    emit('JOB_STARTED', this.jobPayload(id, 'RUNNING'));
+
+    const context: JobContext = {
+      jobId: id,
+      attempt: ATTEMPT,
+      type: node.type,
+      properties: jobPropertyLayers(
+        {
+          graph: this.graph,
+          flowConfig: plan.flow.config,
+          flowParams: plan.flowParams,
+          builtins: flowBuiltins(plan, this.startTime),
+          outputs: this.outputs,
+        },
+        id,
+      ),
+      projectDir: paths.projectDir,
+      logPath,
+      jobLog: new LineLog(logPath, clock),
+      flowLog,
+      outputPropFile: path.join(paths.outputsDir, `${base}.json`),
+      baseEnv: this.options.jobBaseEnv,
+      killGraceMs: this.options.killGraceMs,
+    };
+    const jobtype = this.options.jobtypes.get(node.type);
+    let handle: JobHandle;
+    if (jobtype === undefined) {
+      const message = `unknown jobtype "${node.type}"`;
+      context.jobLog.error(message);
+      handle = settledJob({ status: 'FAILED', message });
+    } else {
+      try {
+        handle = jobtype.start(context);
+      } catch (e) {
+        const message = `jobtype "${node.type}" could not start the job: ${e instanceof Error ? e.message : String(e)}`;
+        context.jobLog.error(message);
+        handle = settledJob({ status: 'FAILED', message });
+      }
+    }
+    this.handles.set(id, handle);
+    if (this.statuses.get(id) === 'KILLING') handle.kill();
+    handle.done.then(
+      (outcome) => this.finishJob(id, outcome),
+      (e: unknown) => this.finishJob(id, { status: 'FAILED', message: e instanceof Error ? e.message : String(e) }),
+    );
+  }
+
+  private finishJob(id: string, outcome: JobOutcome): void {
+    const { flowLog, emit, clock, logs } = this.options;
+    this.handles.delete(id);
+    const status: Status = this.statuses.get(id) === 'KILLING' ? 'KILLED' : outcome.status;
+    this.statuses.set(id, status);
+    const times = this.timesOf(id);
+    times.end = clock.now();
+    if (status === 'SUCCEEDED' && outcome.outputParams !== undefined) this.outputs.set(id, outcome.outputParams);
+    logs.complete({ job: id, attempt: ATTEMPT });
+    if (outcome.message !== undefined && status !== 'SUCCEEDED') flowLog.error(`Job ${id}: ${outcome.message}`);
+    flowLog.info(`Job ${id} finished with status ${status} in ${seconds(times)} seconds`);
+    const payload = this.jobPayload(id, status);
+    if (status === 'SUCCEEDED' && outcome.outputParams !== undefined && Object.keys(outcome.outputParams).length > 0) {
+      payload.outputParams = outcome.outputParams;
+    }
+    if (outcome.message !== undefined && status !== 'SUCCEEDED') payload.message = outcome.message;
+    emit('JOB_FINISHED', payload as unknown as Record<string, unknown>);
+    this.step();
+  }
+
+  private timesOf(id: string): JobTimes {
+    let times = this.times.get(id);
+    if (times === undefined) {
+      times = {};
+      this.times.set(id, times);
+    }
+    return times;
+  }
+
+  private jobPayload(id: string, status: Status): JobEventPayload & Record<string, unknown> {
+    const times = this.timesOf(id);
+    const payload: JobEventPayload & Record<string, unknown> = { jobId: id, attempt: ATTEMPT, type: nodeOf(this.graph, id).type, status };
+    if (times.start !== undefined) payload.startTime = times.start;
+    if (times.end !== undefined && status !== 'RUNNING' && status !== 'KILLING' && status !== 'FAILED_FINISHING')
+      payload.endTime = times.end;
+    return payload;
+  }
+}
+
+function seconds(times: JobTimes): number {
+  return times.start !== undefined && times.end !== undefined ? Math.round((times.end - times.start) / 1000) : 0;
+}
+
+/** A file name for a nested id: no path separators, bounded length, distinct for distinct ids. */
+export function fileNameOf(id: string): string {
+  const encoded = encodeURIComponent(id);
+  if (encoded.length <= 180) return encoded;
+  return `${encoded.slice(0, 160)}~${crypto.createHash('sha256').update(id).digest('hex').slice(0, 16)}`;
+}

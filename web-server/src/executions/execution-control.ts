@@ -1,0 +1,209 @@
+/**
+ * What happens to running executions from the server's side: cancel (DESIGN §3), infrastructure
+ * stops (EXECUTION_STOPPED with a reason), runtime events (a container that exits), the heartbeat
+ * watchdog, and re-attaching to containers after a restart.
+ */
+import type { Knex } from 'knex';
+import type { Clock } from '../../../common/clock.js';
+import { CaissonError } from '../../../common/errors.js';
+import { FLOW_ACTIVE_STATUSES, isFlowFinal } from '../../../common/status.js';
+import type { Logger } from '../log.js';
+import type { ContainerRuntime, RuntimeEvent } from '../runtime/container-runtime.js';
+import type { ContainerClient } from './container-client.js';
+import { appendServerEvent } from './events-store.js';
+import type { ExecTokens } from './exec-token.js';
+import { findExecution, listExecutionsIn, transitionExecution, updateExecutionFields, type ExecutionRow } from './executions-store.js';
+import { finalizeJobsOf } from './jobs-finalize.js';
+
+export interface ExecutionControlDeps {
+  db: Knex;
+  clock: Clock;
+  log: Logger;
+  runtime: ContainerRuntime;
+  tokens: ExecTokens;
+  client: ContainerClient;
+  killGraceMs: number;
+  heartbeatTimeoutMs: number;
+  /** How often the watchdog looks; default a fifth of the timeout. */
+  watchIntervalMs?: number;
+}
+
+export type CancelOutcome = 'killed' | 'killing' | 'already-final';
+
+export class ExecutionControl {
+  private readonly startedAt: number;
+  private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly deps: ExecutionControlDeps) {
+    this.startedAt = deps.clock.now();
+    this.log = deps.log.child({ component: 'execution-control' });
+  }
+
+  controlUrlOf(exec: ExecutionRow): string | undefined {
+    const url = exec.runtimeInfo?.controlUrl;
+    return typeof url === 'string' && url !== '' ? url : undefined;
+  }
+
+  tokenOf(exec: ExecutionRow): string | undefined {
+    return exec.tokenNonce ? this.deps.tokens.tokenFor(exec.tokenNonce) : undefined;
+  }
+
+  /**
+   * READY/DISPATCHING → KILLED at once; later → KILLING and the container's /cancel. If the
+   * container cannot be reached, the runtime stops it and the execution ends KILLED.
+   */
+  async cancel(exec: ExecutionRow, user: string): Promise<CancelOutcome> {
+    const { db, clock } = this.deps;
+    const now = clock.now();
+    if (isFlowFinal(exec.status)) return 'already-final';
+    if (
+      await transitionExecution(db, exec.execId, 'KILLED', now, { onlyFrom: ['READY', 'DISPATCHING'], set: { cancel_requested: true } })
+    ) {
+      await finalizeJobsOf(db, exec.execId, now);
+      await appendServerEvent(db, exec.execId, 'FLOW_STATUS_CHANGED', { status: 'KILLED', by: user }, now);
+      // A launch in flight notices the KILLED status when it tries to move on, and tears down.
+      return 'killed';
+    }
+    await updateExecutionFields(db, exec.execId, { cancel_requested: true });
+    await transitionExecution(db, exec.execId, 'KILLING', now, { onlyFrom: ['PREPARING', 'RUNNING', 'FAILED_FINISHING', 'PAUSED'] });
+    const current = await findExecution(db, exec.execId);
+    if (!current || isFlowFinal(current.status)) return 'already-final';
+    await appendServerEvent(db, exec.execId, 'CANCEL_REQUESTED', { by: user }, now);
+    void this.deliverCancel(current);
+    return 'killing';
+  }
+
+  private async deliverCancel(exec: ExecutionRow): Promise<void> {
+    const url = this.controlUrlOf(exec);
+    const token = this.tokenOf(exec);
+    try {
+      if (!url || !token) throw new Error('the container has not registered its control URL yet');
+      await this.deps.client.cancel(url, token);
+      this.log.info({ execId: exec.execId }, 'Cancel delivered to the flow container.');
+    } catch (e) {
+      this.log.warn({ execId: exec.execId, err: e }, 'The flow container did not take the cancel; stopping it through the runtime.');
+      await this.forceStop(exec.execId, 'KILLED', undefined);
+    }
+  }
+
+  /** Stops the container and ends the execution with `status` (KILLED, or EXECUTION_STOPPED and a reason). */
+  async forceStop(execId: number, status: 'KILLED' | 'EXECUTION_STOPPED', reason: string | undefined): Promise<void> {
+    try {
+      await this.deps.runtime.stopContainer(execId, this.deps.killGraceMs);
+    } catch (e) {
+      this.log.warn({ execId, err: e }, 'stopping the container failed');
+    }
+    await this.endExecution(execId, status, reason);
+  }
+
+  /** Moves a not-yet-final execution to a final status decided by the server. */
+  async endExecution(execId: number, status: 'KILLED' | 'EXECUTION_STOPPED', reason: string | undefined): Promise<boolean> {
+    const now = this.deps.clock.now();
+    const moved = await this.deps.db.transaction(async (trx) => {
+      const ok = await transitionExecution(trx, execId, status, now, { set: reason ? { failure_reason: reason } : {} });
+      if (ok) {
+        await finalizeJobsOf(trx, execId, now);
+        await appendServerEvent(
+          trx,
+          execId,
+          status === 'KILLED' ? 'FLOW_STATUS_CHANGED' : 'EXECUTION_STOPPED',
+          { status, reason: reason ?? null },
+          now,
+        );
+      }
+      return ok;
+    });
+    if (moved) {
+      this.log.info({ execId, status, reason }, `Execution ${execId} ended ${status}${reason ? `: ${reason}` : ''}.`);
+      await this.deps.runtime.cleanup(execId).catch((e: unknown) => this.log.warn({ execId, err: e }, 'cleanup failed'));
+    }
+    return moved;
+  }
+
+  /** A container exited or failed: if the execution did not report a final status, it is over now. */
+  async onRuntimeEvent(e: RuntimeEvent): Promise<void> {
+    if (e.type === 'started') return;
+    const exec = await findExecution(this.deps.db, e.execId);
+    if (!exec) return;
+    if (isFlowFinal(exec.status)) {
+      await this.deps.runtime.cleanup(e.execId).catch(() => undefined);
+      return;
+    }
+    if (exec.status === 'KILLING' || exec.cancelRequested) {
+      await this.endExecution(e.execId, 'KILLED', undefined);
+      return;
+    }
+    if (exec.status === 'DISPATCHING') return; // the dispatcher owns it until PREPARING
+    const reason =
+      e.type === 'failed'
+        ? `the flow container failed: ${e.reason}`
+        : `the flow container exited ${e.signal ? `on signal ${e.signal}` : `with code ${e.exitCode ?? 'unknown'}`} before reporting a final status`;
+    await this.endExecution(e.execId, 'EXECUTION_STOPPED', reason);
+  }
+
+  /** Executions whose container has been silent for longer than the timeout end EXECUTION_STOPPED. */
+  async checkHeartbeats(): Promise<number> {
+    const now = this.deps.clock.now();
+    const live = await listExecutionsIn(
+      this.deps.db,
+      FLOW_ACTIVE_STATUSES.filter((s) => s !== 'DISPATCHING'),
+    );
+    let stopped = 0;
+    for (const exec of live) {
+      // Deadlines count from the server's own start, so its outage never kills a healthy run.
+      const last = Math.max(exec.heartbeatAt ?? 0, exec.updateTime, this.startedAt);
+      if (now - last <= this.deps.heartbeatTimeoutMs) continue;
+      const secs = Math.round((now - last) / 1000);
+      this.log.warn({ execId: exec.execId, silentForMs: now - last }, `No heartbeat from execution ${exec.execId} for ${secs} s.`);
+      await this.forceStop(
+        exec.execId,
+        exec.status === 'KILLING' ? 'KILLED' : 'EXECUTION_STOPPED',
+        exec.status === 'KILLING' ? undefined : `no heartbeat from the flow container for ${secs} s`,
+      );
+      stopped++;
+    }
+    return stopped;
+  }
+
+  /** After a restart: watch again every container recorded for a live execution. */
+  async reattachAll(): Promise<void> {
+    const live = await listExecutionsIn(
+      this.deps.db,
+      FLOW_ACTIVE_STATUSES.filter((s) => s !== 'DISPATCHING'),
+    );
+    for (const exec of live) {
+      if (!exec.runtimeInfo) continue;
+      try {
+        await this.deps.runtime.reattach(exec.execId, exec.runtimeInfo);
+      } catch (e) {
+        this.log.warn({ execId: exec.execId, err: e }, 're-attaching to the flow container failed');
+      }
+    }
+  }
+
+  start(): void {
+    if (this.unsubscribe) return;
+    this.unsubscribe = this.deps.runtime.onEvent((e) => {
+      this.onRuntimeEvent(e).catch((err: unknown) => this.log.error({ err, execId: e.execId }, 'handling a runtime event failed'));
+    });
+    const every = this.deps.watchIntervalMs ?? Math.max(1000, Math.floor(this.deps.heartbeatTimeoutMs / 5));
+    this.timer = setInterval(() => {
+      this.checkHeartbeats().catch((err: unknown) => this.log.warn({ err }, 'the heartbeat check failed; it runs again shortly'));
+    }, every);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+}
+
+export function requireExecution(exec: ExecutionRow | undefined, execId: number): ExecutionRow {
+  if (!exec) throw new CaissonError('EXECUTION_NOT_FOUND', `Execution ${execId} does not exist.`);
+  return exec;
+}

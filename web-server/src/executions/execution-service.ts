@@ -1,0 +1,140 @@
+/**
+ * Executions as callers see them: submit, cancel, read (with the project permission each needs),
+ * and logs — stored chunks joined with the container's live tail while the flow runs.
+ */
+import type { Knex } from 'knex';
+import type { Clock } from '../../../common/clock.js';
+import { CaissonError } from '../../../common/errors.js';
+import { isFlowFinal, type Status } from '../../../common/status.js';
+import type { Principal } from '../auth/principal.js';
+import type { Logger } from '../log.js';
+import type { ProjectService } from '../projects/project-service.js';
+import { findProjectById } from '../projects/projects-store.js';
+import type { PermissionType } from '../projects/permissions.js';
+import type { ContainerClient } from './container-client.js';
+import type { CancelOutcome, ExecutionControl } from './execution-control.js';
+import { loadFlowOf } from './execution-plan.js';
+import {
+  findExecution,
+  findExecutionsOfFlowIn,
+  listExecutionsOfFlow,
+  listJobs,
+  type ExecutionRow,
+  type JobRow,
+} from './executions-store.js';
+import { storedLogEnd } from './logs-store.js';
+import { clampReadLength, readStoredBytes, toSlice, type LogSliceResult } from './logs.js';
+import { submitExecution, type SubmitRequest, type Submitted } from './submit.js';
+import type { FlowDefinition } from '../../../common/dsl/model.js';
+
+export interface ExecutionServiceDeps {
+  db: Knex;
+  clock: Clock;
+  log: Logger;
+  projects: ProjectService;
+  control: ExecutionControl;
+  client: ContainerClient;
+  nudge: () => void;
+}
+
+const RUNNING_STATUSES: readonly Status[] = ['DISPATCHING', 'PREPARING', 'RUNNING', 'FAILED_FINISHING', 'KILLING'];
+
+export interface ExecutionDetail {
+  exec: ExecutionRow;
+  projectName: string;
+  flow: FlowDefinition;
+  jobs: JobRow[];
+}
+
+export class ExecutionService {
+  constructor(private readonly deps: ExecutionServiceDeps) {}
+
+  submit(caller: Principal, req: SubmitRequest): Promise<Submitted> {
+    return submitExecution({ db: this.deps.db, clock: this.deps.clock, projects: this.deps.projects, nudge: this.deps.nudge }, caller, req);
+  }
+
+  /** The execution, provided the caller holds `needed` on its project. */
+  async requireExecution(caller: Principal, execIdRaw: string | number | undefined, needed: PermissionType): Promise<ExecutionRow> {
+    const execId = Number(execIdRaw);
+    if (execIdRaw === undefined || execIdRaw === '' || !Number.isInteger(execId) || execId <= 0) {
+      throw new CaissonError(
+        'BAD_REQUEST',
+        `execid must be a positive whole number; got ${execIdRaw === undefined ? 'nothing' : `"${String(execIdRaw)}"`}.`,
+      );
+    }
+    const exec = await findExecution(this.deps.db, execId);
+    if (!exec) throw new CaissonError('EXECUTION_NOT_FOUND', `Execution ${execId} does not exist.`);
+    const project = await findProjectById(this.deps.db, exec.projectId);
+    if (!project) throw new CaissonError('EXECUTION_NOT_FOUND', `Execution ${execId} does not exist.`);
+    await this.deps.projects.checkPermission(caller, project, needed);
+    return exec;
+  }
+
+  async detail(caller: Principal, execId: string | number | undefined): Promise<ExecutionDetail> {
+    const exec = await this.requireExecution(caller, execId, 'READ');
+    const { projectName, flow } = await loadFlowOf(this.deps.db, exec);
+    return { exec, projectName, flow, jobs: await listJobs(this.deps.db, exec.execId) };
+  }
+
+  async cancel(caller: Principal, execId: string | number | undefined): Promise<{ exec: ExecutionRow; outcome: CancelOutcome }> {
+    const exec = await this.requireExecution(caller, execId, 'EXECUTE');
+    if (isFlowFinal(exec.status)) {
+      throw new CaissonError('CONFLICT', `Execution ${exec.execId} of flow ${exec.flowId} isn't running.`);
+    }
+    return { exec, outcome: await this.deps.control.cancel(exec, caller.username) };
+  }
+
+  async running(caller: Principal, project: string | undefined, flow: string | undefined): Promise<number[]> {
+    const p = await this.deps.projects.requireProject(caller, project, 'READ');
+    if (!flow) throw new CaissonError('BAD_REQUEST', 'Flow name is missing: pass "flow".');
+    return findExecutionsOfFlowIn(this.deps.db, p.id, flow, RUNNING_STATUSES);
+  }
+
+  async ofFlow(caller: Principal, project: string | undefined, flow: string | undefined, from: number, length: number) {
+    const p = await this.deps.projects.requireProject(caller, project, 'READ');
+    if (!flow) throw new CaissonError('BAD_REQUEST', 'Flow name is missing: pass "flow".');
+    const page = await listExecutionsOfFlow(this.deps.db, p.id, flow, Math.max(0, from), Math.max(0, Math.min(length, 1000)));
+    return { project: p, ...page };
+  }
+
+  /**
+   * A slice of a log. `job` undefined: the flow log. While the execution runs, bytes past what is
+   * stored come from the container's live tail; once it is final, from the database alone.
+   */
+  async readLog(
+    caller: Principal,
+    execIdRaw: string | number | undefined,
+    job: string | undefined,
+    attempt: number,
+    offset: number,
+    length: number,
+  ): Promise<LogSliceResult> {
+    const exec = await this.requireExecution(caller, execIdRaw, 'READ');
+    if (!Number.isInteger(offset) || offset < 0)
+      throw new CaissonError('BAD_REQUEST', `offset must be a whole number of bytes ≥ 0; got ${offset}.`);
+    if (!Number.isInteger(length) || length < 0)
+      throw new CaissonError('BAD_REQUEST', `length must be a whole number of bytes ≥ 0; got ${length}.`);
+    if (job !== undefined) {
+      const jobs = await listJobs(this.deps.db, exec.execId);
+      if (!jobs.some((j) => j.jobId === job)) throw new CaissonError('NOT_FOUND', `Execution ${exec.execId} has no job ${job}.`);
+    }
+    const key = { execId: exec.execId, name: job ?? '', attempt };
+    const want = clampReadLength(length);
+    const stored = await readStoredBytes(this.deps.db, key, offset, want);
+    if (stored.length >= want || isFlowFinal(exec.status)) return toSlice(offset, stored);
+    // Live tail: ask the container for what follows the stored bytes.
+    const url = this.deps.control.controlUrlOf(exec);
+    const token = this.deps.control.tokenOf(exec);
+    if (!url || !token) return toSlice(offset, stored);
+    const storedEnd = await storedLogEnd(this.deps.db, key);
+    const from = Math.max(offset, storedEnd);
+    if (from > offset + stored.length) return toSlice(offset, stored);
+    try {
+      const live = await this.deps.client.logs(url, token, job, attempt, from, want - stored.length);
+      return toSlice(offset, Buffer.concat([stored, Buffer.from(live.data, 'utf8')]));
+    } catch (e) {
+      this.deps.log.debug({ execId: exec.execId, err: e }, 'live log tail unavailable; answering with the stored part');
+      return toSlice(offset, stored);
+    }
+  }
+}

@@ -1,0 +1,98 @@
+/** REST routes for executions: submit, describe, cancel, logs, and the executions of a flow. */
+import type express from 'express';
+import { CaissonError } from '../../../../common/errors.js';
+import type { ExecutionService } from '../../executions/execution-service.js';
+import { restExecutionView } from '../../executions/execution-views.js';
+import { jsonBody, requireCaller } from './rest-input.js';
+
+function stringMap(raw: unknown, name: string): Record<string, string> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new CaissonError('BAD_REQUEST', `"${name}" must be an object of name: value.`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof v === 'object' && v !== null) throw new CaissonError('BAD_REQUEST', `"${name}.${k}" must be a string, number or boolean.`);
+    out[k] = String(v);
+  }
+  return out;
+}
+
+function optionalString(raw: unknown, name: string): string | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'string') throw new CaissonError('BAD_REQUEST', `"${name}" must be a string.`);
+  return raw;
+}
+
+function queryInt(req: express.Request, name: string, fallback: number): number {
+  const raw = req.query[name];
+  if (raw === undefined) return fallback;
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw))
+    throw new CaissonError('BAD_REQUEST', `Query parameter ${name} must be a whole number ≥ 0.`);
+  return Number(raw);
+}
+
+export function executionRoutes(r: express.Router, executions: ExecutionService): void {
+  r.post('/executions', async (req, res) => {
+    const caller = requireCaller(req);
+    const body = jsonBody(req);
+    let disabled: string[] | undefined;
+    if (body.disabled !== undefined) {
+      if (!Array.isArray(body.disabled) || body.disabled.some((d) => typeof d !== 'string'))
+        throw new CaissonError('BAD_REQUEST', '"disabled" must be a list of job names.');
+      disabled = body.disabled as string[];
+    }
+    const submitted = await executions.submit(caller, {
+      project: optionalString(body.project, 'project'),
+      flow: optionalString(body.flow, 'flow'),
+      disabled,
+      failureAction: optionalString(body.failureAction, 'failureAction'),
+      concurrentOption: optionalString(body.concurrentOption, 'concurrentOption'),
+      flowOverrides: stringMap(body.flowParams, 'flowParams'),
+      source: 'api',
+    });
+    res.status(201).json({ execId: submitted.execId, project: submitted.project, flow: submitted.flow, status: 'READY' });
+  });
+
+  r.get('/executions/:id', async (req, res) => {
+    const d = await executions.detail(requireCaller(req), req.params.id);
+    res.json(restExecutionView(d.exec, d.projectName, d.jobs));
+  });
+
+  r.post('/executions/:id/cancel', async (req, res) => {
+    const { exec, outcome } = await executions.cancel(requireCaller(req), req.params.id);
+    res.status(202).json({ execId: exec.execId, status: outcome === 'killed' ? 'KILLED' : 'KILLING' });
+  });
+
+  r.get('/executions/:id/logs', async (req, res) => {
+    const job = typeof req.query.job === 'string' && req.query.job !== '' ? req.query.job : undefined;
+    const slice = await executions.readLog(
+      requireCaller(req),
+      req.params.id,
+      job,
+      queryInt(req, 'attempt', 0),
+      queryInt(req, 'offset', 0),
+      queryInt(req, 'length', 1024 * 1024),
+    );
+    res.json(slice);
+  });
+
+  r.get('/projects/:project/flows/:flow/executions', async (req, res) => {
+    const from = queryInt(req, 'from', 0);
+    const length = queryInt(req, 'length', 25);
+    const page = await executions.ofFlow(requireCaller(req), req.params.project, req.params.flow, from, length);
+    res.json({
+      project: page.project.name,
+      flow: req.params.flow,
+      total: page.total,
+      from,
+      executions: page.rows.map((e) => ({
+        execId: e.execId,
+        status: e.status,
+        submitUser: e.submitUser,
+        submitTime: e.submitTime,
+        startTime: e.startTime,
+        endTime: e.endTime,
+        failureReason: e.failureReason,
+      })),
+    });
+  });
+}
