@@ -11,10 +11,12 @@
  * server says the execution is already final, jobs are killed and the container exits.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../../common/clock.js';
 import type { ContainerEventType, ExecutionPlan } from '../../common/control-api.js';
+import { CaissonError } from '../../common/errors.js';
 import { isFlowFinal, type Status } from '../../common/status.js';
 import { ContainerApiClient, isRetryable } from './api-client.js';
 import type { ContainerConfig } from './config.js';
@@ -155,8 +157,9 @@ export class FlowContainer {
     reporter.start();
 
     let plan: ExecutionPlan | undefined;
+    let runner: DagRunner;
     try {
-      plan = await withRetries(() => this.client.getPlan(this.preparing.signal), retry);
+      plan = checkPlan(await withRetries(() => this.client.getPlan(this.preparing.signal), retry));
       this.startShippingAndHeartbeat(plan);
       this.flowLog.info(`Downloading ${plan.files.length} project files`);
       const bytes = await downloadProjectFiles({
@@ -168,6 +171,17 @@ export class FlowContainer {
         giveUpAfterMs: this.deps.prepareGiveUpAfterMs,
       });
       this.flowLog.info(`Downloaded ${plan.files.length} project files (${bytes} bytes)`);
+      runner = new DagRunner({
+        plan,
+        paths: { projectDir: this.paths.projectDir, jobLogsDir: this.paths.jobLogsDir, outputsDir: this.paths.outputsDir },
+        jobBaseEnv: this.config.jobBaseEnv,
+        killGraceMs: this.config.killGraceMs,
+        jobtypes: builtInJobtypes(),
+        emit: (type: ContainerEventType, payload) => reporter.emit(type, payload),
+        flowLog: this.flowLog,
+        logs: this.logs,
+        clock,
+      });
     } catch (e) {
       if (this.cancelReason !== undefined) {
         this.flowLog.info(`Execution killed while preparing (${this.cancelReason})`);
@@ -179,18 +193,6 @@ export class FlowContainer {
       return this.finish('EXECUTION_STOPPED', plan, { reason: 'PREPARATION_FAILED', message });
     }
     if (this.cancelReason !== undefined) return this.finish('KILLED', plan);
-
-    const runner = new DagRunner({
-      plan,
-      paths: { projectDir: this.paths.projectDir, jobLogsDir: this.paths.jobLogsDir, outputsDir: this.paths.outputsDir },
-      jobBaseEnv: this.config.jobBaseEnv,
-      killGraceMs: this.config.killGraceMs,
-      jobtypes: builtInJobtypes(),
-      emit: (type: ContainerEventType, payload) => reporter.emit(type, payload),
-      flowLog: this.flowLog,
-      logs: this.logs,
-      clock,
-    });
     this.runner = runner;
     const status = await runner.run();
     return this.finish(status, plan);
@@ -242,7 +244,7 @@ export class FlowContainer {
     if (this.finishing) return;
     this.serverEndedEarly = true;
     this.deps.logger.warn({ status, reason }, 'The server says this execution is already final; killing the jobs and exiting.');
-    this.flowLog.warn(`The server ended this execution${status ? ` (${status})` : ''}; killing the jobs.`);
+    this.flowLog.warn(`The server ended this execution${status ? ` (${status})` : ''}; killing the jobs`);
     this.cancel('EXECUTION_FINAL');
   }
 
@@ -255,7 +257,38 @@ export class FlowContainer {
   }
 }
 
+/** The host in the control URL: the bound address, or this machine's first external IPv4 address when bound to all. */
 function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  if (host === '0.0.0.0' || host === '::') {
+    const external = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal);
+    return external?.address ?? '127.0.0.1';
+  }
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Checks the parts of the plan the container relies on and fills in defaults for the timing
+ * settings (heartbeat 30 s, logs every 2 s or 64 KiB, 10 jobs at once) when they are missing.
+ */
+export function checkPlan(plan: ExecutionPlan): ExecutionPlan {
+  const problems: string[] = [];
+  if (typeof plan !== 'object' || plan === null) throw new CaissonError('BAD_REQUEST', 'the execution plan is not a JSON object');
+  if (typeof plan.flow !== 'object' || plan.flow === null || !Array.isArray(plan.flow.nodes)) problems.push('flow.nodes is missing');
+  if (!Array.isArray(plan.files)) problems.push('files is missing');
+  if (typeof plan.options !== 'object' || plan.options === null) problems.push('options is missing');
+  if (problems.length > 0) throw new CaissonError('BAD_REQUEST', `invalid execution plan: ${problems.join('; ')}`);
+  const positive = (value: unknown, fallback: number): number =>
+    typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : fallback;
+  return {
+    ...plan,
+    flowParams: plan.flowParams ?? {},
+    flow: { ...plan.flow, config: plan.flow.config ?? {} },
+    options: { ...plan.options, disabled: Array.isArray(plan.options.disabled) ? plan.options.disabled : [] },
+    numJobThreads: positive(plan.numJobThreads, 10),
+    heartbeatIntervalMs: positive(plan.heartbeatIntervalMs, 30_000),
+    logShipIntervalMs: positive(plan.logShipIntervalMs, FALLBACK_SHIPPING.intervalMs),
+    logShipBytes: positive(plan.logShipBytes, FALLBACK_SHIPPING.thresholdBytes),
+  };
 }

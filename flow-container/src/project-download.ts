@@ -40,13 +40,16 @@ export interface DownloadOptions {
 
 /** Downloads every file; resolves with the total bytes written. */
 export async function downloadProjectFiles(options: DownloadOptions): Promise<number> {
-  const { client, files, projectDir, logger, signal } = options;
+  const { client, files, projectDir, logger } = options;
+  // The first failure stops the other downloads.
+  const failed = new AbortController();
+  const signal = options.signal === undefined ? failed.signal : AbortSignal.any([options.signal, failed.signal]);
   const targets = files.map((f) => ({ ref: f, destination: projectFileDestination(projectDir, f.path) }));
   await fs.promises.mkdir(projectDir, { recursive: true });
   let next = 0;
   let total = 0;
   const worker = async (): Promise<void> => {
-    for (let i = next++; i < targets.length; i = next++) {
+    for (let i = next++; i < targets.length && !signal.aborted; i = next++) {
       const { ref, destination } = targets[i]!;
       await fs.promises.mkdir(path.dirname(destination), { recursive: true });
       const written = await withRetries(
@@ -68,7 +71,12 @@ export async function downloadProjectFiles(options: DownloadOptions): Promise<nu
       total += written;
     }
   };
-  const workers = Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, targets.length)) }, () => worker());
+  const workers = Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, targets.length)) }, () =>
+    worker().catch((e: unknown) => {
+      failed.abort();
+      throw e;
+    }),
+  );
   await Promise.all(workers);
   return total;
 }

@@ -99,7 +99,7 @@ export class CaissonServer {
     });
     this.runtime = new ProcessRuntime({
       dataDir: config.dataDir,
-      log: log.child({ component: 'process-runtime' }),
+      log,
       clock,
       command: options.flowContainerCommand ?? defaultFlowContainerCommand(repositoryRoot()),
       killGraceMs: config.killGrace,
@@ -120,7 +120,7 @@ export class CaissonServer {
       db: this.db,
       runtime: this.runtime,
       clock,
-      log: log.child({ component: 'dispatcher' }),
+      log,
       tokens,
       buildLaunchPlan: (row) =>
         buildLaunchPlan({ db: this.db, tokens, apiUrl: () => this.url, clusterName: 'caisson', availableJobTypes: new Set() }, row),
@@ -133,7 +133,7 @@ export class CaissonServer {
       dispatcher,
       tokens,
       clock,
-      log: log.child({ component: 'queue-processor' }),
+      log,
       claimer,
       leaseMs: config.dispatchLease,
       batchSize: config.dispatchBatchSize,

@@ -19,7 +19,7 @@ export function schedulingOptionsFor(plan: Pick<ExecutionPlan, 'options' | 'flow
   if (!plan.options.failureActionOverride && fromFlow !== undefined && fromFlow.trim() !== '') {
     const value = fromFlow.trim();
     if ((FAILURE_ACTIONS as readonly string[]).includes(value)) failureAction = value as FailureAction;
-    else notes.push(`Ignoring ${FAILURE_ACTION_PROPERTY} "${fromFlow}": expected one of ${FAILURE_ACTIONS.join(', ')}.`);
+    else notes.push(`Ignoring ${FAILURE_ACTION_PROPERTY} "${fromFlow}": expected one of ${FAILURE_ACTIONS.join(', ')}`);
   }
   return {
     options: { failureAction, disabled: new Set(plan.options.disabled), maxRunningJobs: plan.numJobThreads },

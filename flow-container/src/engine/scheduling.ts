@@ -132,7 +132,7 @@ export function decideNextSteps(input: SchedulingInput): SchedulingDecisions {
       if (next === 'run' && !node.isFlow && running >= maxRunning) continue;
       if (condition.unsupported !== undefined && next !== 'SKIPPED') {
         decisions.notes.push(
-          `Condition "${condition.unsupported}" of "${id}" is evaluated as all_success: only the plain status macros are supported.`,
+          `Condition "${condition.unsupported}" of "${id}" is evaluated as all_success: only the plain status macros are supported`,
         );
       }
       changed = true;

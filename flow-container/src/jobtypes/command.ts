@@ -103,7 +103,7 @@ async function runCommands(
   const prepared = prepareCommands(context);
   if (!prepared.ok) return failJob(context, prepared.message);
   for (const name of prepared.ignoredVariables) {
-    context.flowLog.warn(`Job ${context.jobId}: env.${name} is ignored; jobs may not set ${name}.`);
+    context.flowLog.warn(`Job ${context.jobId}: env.${name} is ignored; jobs may not set ${name}`);
   }
   const { commands, cwd, env } = prepared.value;
   if (!fs.existsSync(cwd)) return failJob(context, `working directory ${cwd} does not exist`);

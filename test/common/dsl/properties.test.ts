@@ -5,6 +5,7 @@ import {
   lookupProperty,
   mergePropertyLayers,
   substituteProperties,
+  type PropertyLayer,
 } from '../../../common/dsl/properties.js';
 
 const lookupIn =
@@ -13,7 +14,7 @@ const lookupIn =
     props[name];
 
 describe('property layers', () => {
-  const layers = [{ a: 'job' }, { a: 'flow', b: 'flow' }, { c: '' }];
+  const layers: PropertyLayer[] = [{ a: 'job' }, { a: 'flow', b: 'flow' }, { c: '' }];
 
   it('finds a property in the first layer that defines it', () => {
     assert.equal(lookupProperty(layers, 'a'), 'job');

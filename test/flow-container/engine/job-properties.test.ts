@@ -140,7 +140,7 @@ describe('the failure action of a run', () => {
   it('ignores an unknown failure.action with a note', () => {
     const { options, notes } = schedulingOptionsFor(plan('finishCurrent', false, 'explode'));
     assert.equal(options.failureAction, 'finishCurrent');
-    assert.deepEqual(notes, ['Ignoring failure.action "explode": expected one of finishCurrent, cancelImmediately, finishPossible.']);
+    assert.deepEqual(notes, ['Ignoring failure.action "explode": expected one of finishCurrent, cancelImmediately, finishPossible']);
   });
 
   it('carries the disabled jobs and the parallelism', () => {

@@ -432,7 +432,7 @@ describe('the scheduling core', () => {
         run.end('a', 'SUCCEEDED'),
         decided({
           start: ['b'],
-          notes: ['Condition "${a:ok} == "yes"" of "b" is evaluated as all_success: only the plain status macros are supported.'],
+          notes: ['Condition "${a:ok} == "yes"" of "b" is evaluated as all_success: only the plain status macros are supported'],
         }),
       );
     });

@@ -85,7 +85,10 @@ for (const dialect of dialects) {
       await until(async () => (await statusCounts(tdb.db)).PREPARING === ids.length, 20_000, `${ids.length} PREPARING`, 25);
       assert.deepEqual(runtime.duplicates(), [], 'no execution is launched twice');
       assert.equal(runtime.launchCalls.size, ids.length);
-      assert.deepEqual([...runtime.launchCalls.keys()].sort((a, b) => a - b), [...ids].sort((a, b) => a - b));
+      assert.deepEqual(
+        [...runtime.launchCalls.keys()].sort((a, b) => a - b),
+        [...ids].sort((a, b) => a - b),
+      );
       assert.deepEqual(await statusCounts(tdb.db), { PREPARING: ids.length });
     }
 
@@ -110,7 +113,13 @@ for (const dialect of dialects) {
       const ids = await submitMany(tdb.db, projectId, 300);
       // The crashed replica claimed 100 executions, then died: its leases ended a minute ago.
       const crashedAt = Date.now() - 2 * LEASE;
-      const crashed = await claimReady(tdb.db, { claimer: 'replica-crashed', now: crashedAt, leaseMs: LEASE, limit: 100, mintToken: () => mintExecToken(tokens) });
+      const crashed = await claimReady(tdb.db, {
+        claimer: 'replica-crashed',
+        now: crashedAt,
+        leaseMs: LEASE,
+        limit: 100,
+        mintToken: () => mintExecToken(tokens),
+      });
       assert.equal(crashed.length, 100);
       const a = replica('replica-a');
       const b = replica('replica-b');
@@ -122,9 +131,18 @@ for (const dialect of dialects) {
       await assertAllPreparingOnce(ids);
       assert.equal(a.stats().takenOver + b.stats().takenOver, 100);
       assert.equal(a.stats().claimed + b.stats().claimed, 200);
-      const rows = (await tdb.db('execution_flows')
-        .whereIn('exec_id', crashed.map((r) => r.execId))
-        .select('exec_id', 'claimed_by', 'attempt', 'token_hash')) as { exec_id: number; claimed_by: string; attempt: number; token_hash: string }[];
+      const rows = (await tdb
+        .db('execution_flows')
+        .whereIn(
+          'exec_id',
+          crashed.map((r) => r.execId),
+        )
+        .select('exec_id', 'claimed_by', 'attempt', 'token_hash')) as {
+        exec_id: number;
+        claimed_by: string;
+        attempt: number;
+        token_hash: string;
+      }[];
       const hashOf = new Map(crashed.map((r) => [r.execId, r.tokenHash]));
       for (const r of rows) {
         assert.ok(['replica-a', 'replica-b'].includes(r.claimed_by), `execution ${r.exec_id} claimed by ${r.claimed_by}`);
