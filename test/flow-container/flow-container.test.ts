@@ -12,6 +12,15 @@ import { embedded, flowOf, job, planFor, startContainer, waitFor, waitForExit, t
 
 const TOKEN = 'test-token-3f9a1c0e5b7d4a2f';
 
+function groupGone(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 describe('the flow container process', function () {
   this.timeout(30_000);
   let api: FakeContainerApi | undefined;
@@ -257,13 +266,14 @@ describe('the flow container process', function () {
         .map(([, id, status]) => [id, status]),
     );
     assert.deepEqual(finished, { sleeper: 'KILLED', stubborn: 'KILLED', after: 'CANCELLED' });
-    for (const id of ['sleeper', 'stubborn']) {
-      assert.throws(
-        () => process.kill(-pidOf(id), 0),
-        (e: NodeJS.ErrnoException) => e.code === 'ESRCH',
-        `process group of ${id} is gone`,
-      );
-    }
+    assert.throws(
+      () => process.kill(-pidOf('sleeper'), 0),
+      (e: NodeJS.ErrnoException) => e.code === 'ESRCH',
+      'the process group of sleeper is gone',
+    );
+    // stubborn's background sleep was orphaned by the SIGKILL: it is dead, but stays a zombie in
+    // the group until PID 1 of this machine reaps it.
+    await waitFor('the process group of stubborn to be gone (ESRCH)', () => groupGone(pidOf('stubborn')), 5_000);
   });
 
   it('reports KILLED with reason SIGTERM when stopped by SIGTERM without a cancel', async () => {
@@ -348,6 +358,19 @@ describe('the flow container process', function () {
     assert.ok(shipped.equals(expected), 'shipped bytes equal the output');
     const puts = api.requests.filter((r) => r.method === 'PUT').length;
     assert.ok(puts >= 2, `shipped in several chunks (${puts} PUTs)`);
+  });
+
+  it('refuses a project file path that leaves the project directory and ends EXECUTION_STOPPED', async () => {
+    const { api, code } = await runToEnd([job('a', { command: 'echo never' })], { plan: { files: [{ path: '../escape.sh', size: 3 }] } });
+    assert.equal(code, 1);
+    assert.deepEqual(
+      api.events.map((e) => [e.seq, e.type]),
+      [[1, 'FLOW_FINISHED']],
+    );
+    assert.equal(api.flowFinished()?.payload.status, 'EXECUTION_STOPPED');
+    assert.deepEqual((api.flowFinished()?.payload as { reason?: string }).reason, 'PREPARATION_FAILED');
+    assert.match(api.log().toString(), /ERROR - Preparing the execution failed: refusing project file path "\.\.\/escape\.sh"/);
+    assert.ok(!api.requests.some((r) => r.path.includes('/files/')), 'nothing was downloaded');
   });
 
   it('exits 2 listing every problem when its environment is incomplete', async () => {

@@ -161,21 +161,56 @@ export class DagRunner {
   }
 
   private startJob(id: string): void {
-    const { paths, flowLog, emit, clock, logs, plan } = this.options;
+    const { flowLog, emit, clock, logs } = this.options;
     const node = nodeOf(this.graph, id);
     const base = `${fileNameOf(id)}.${ATTEMPT}`;
-    const logPath = path.join(paths.jobLogsDir, `${base}.log`);
-    fs.writeFileSync(logPath, '');
+    const logPath = path.join(this.options.paths.jobLogsDir, `${base}.log`);
     logs.add({ job: id, attempt: ATTEMPT }, logPath);
     this.statuses.set(id, 'RUNNING');
     this.timesOf(id).start = clock.now();
     flowLog.info(`Job ${id} started`);
     emit('JOB_STARTED', this.jobPayload(id, 'RUNNING'));
 
-    const context: JobContext = {
+    const jobLog = new LineLog(logPath, clock);
+    let handle: JobHandle;
+    try {
+      fs.writeFileSync(logPath, '');
+      handle = this.startJobtype(node.type, this.jobContext(id, base, logPath, jobLog));
+    } catch (e) {
+      const message = `jobtype "${node.type}" could not start the job: ${e instanceof Error ? e.message : String(e)}`;
+      try {
+        jobLog.error(message);
+      } catch {
+        // the job log itself may be what failed; the flow log has the message too
+      }
+      handle = settledJob({ status: 'FAILED', message });
+    }
+    this.handles.set(id, handle);
+    handle.done
+      .then(
+        (outcome) => outcome,
+        (e: unknown): JobOutcome => ({ status: 'FAILED', message: e instanceof Error ? e.message : String(e) }),
+      )
+      .then((outcome) => this.finishJob(id, outcome))
+      .catch((e: unknown) =>
+        flowLog.error(`Internal error after job ${id} ended: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
+      );
+  }
+
+  private startJobtype(type: string, context: JobContext): JobHandle {
+    const jobtype = this.options.jobtypes.get(type);
+    if (jobtype !== undefined) return jobtype.start(context);
+    const message = `unknown jobtype "${type}"`;
+    context.jobLog.error(message);
+    return settledJob({ status: 'FAILED', message });
+  }
+
+  private jobContext(id: string, base: string, logPath: string, jobLog: LineLog): JobContext {
+    const { paths, plan, flowLog } = this.options;
+    return {
       jobId: id,
       attempt: ATTEMPT,
-      type: node.type,
+      type: nodeOf(this.graph, id).type,
       properties: jobPropertyLayers(
         {
           graph: this.graph,
@@ -188,33 +223,12 @@ export class DagRunner {
       ),
       projectDir: paths.projectDir,
       logPath,
-      jobLog: new LineLog(logPath, clock),
+      jobLog,
       flowLog,
       outputPropFile: path.join(paths.outputsDir, `${base}.json`),
       baseEnv: this.options.jobBaseEnv,
       killGraceMs: this.options.killGraceMs,
     };
-    const jobtype = this.options.jobtypes.get(node.type);
-    let handle: JobHandle;
-    if (jobtype === undefined) {
-      const message = `unknown jobtype "${node.type}"`;
-      context.jobLog.error(message);
-      handle = settledJob({ status: 'FAILED', message });
-    } else {
-      try {
-        handle = jobtype.start(context);
-      } catch (e) {
-        const message = `jobtype "${node.type}" could not start the job: ${e instanceof Error ? e.message : String(e)}`;
-        context.jobLog.error(message);
-        handle = settledJob({ status: 'FAILED', message });
-      }
-    }
-    this.handles.set(id, handle);
-    if (this.statuses.get(id) === 'KILLING') handle.kill();
-    handle.done.then(
-      (outcome) => this.finishJob(id, outcome),
-      (e: unknown) => this.finishJob(id, { status: 'FAILED', message: e instanceof Error ? e.message : String(e) }),
-    );
   }
 
   private finishJob(id: string, outcome: JobOutcome): void {

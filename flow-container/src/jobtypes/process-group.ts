@@ -5,6 +5,7 @@
  * same way, so a finished job leaves nothing running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import { delay } from '../retry.js';
 
 export interface ProcessExit {
@@ -92,13 +93,40 @@ export class ProcessGroup {
   }
 }
 
+/**
+ * Whether any process of group `pgid` still runs. Zombies do not count (on Linux, where /proc
+ * tells them apart): an orphan that its new parent has not reaped yet is no longer running.
+ */
 export function isGroupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return hasRunningMember(pgid) ?? true;
+}
+
+/** From /proc: true/false, or undefined where /proc cannot say. */
+function hasRunningMember(pgid: number): boolean | undefined {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    // "pid (comm) state ppid pgrp …"; comm may contain spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return false;
 }
 
 function signalGroup(pgid: number, signal: NodeJS.Signals): void {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import type { Knex } from 'knex';
-import type { ContainerEvent } from '../../../common/control-api.js';
+import type { ContainerEvent, ExecutionOptions } from '../../../common/control-api.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../../../common/db/test-database.js';
 import { migrateToLatest } from '../../../migrations/index.js';
 import { applyContainerEvents, SIGTERM_STOP_REASON } from '../../../web-server/src/executions/event-applier.js';
 import { findExecution, insertExecution, insertJobs, listJobs } from '../../../web-server/src/executions/executions-store.js';
 
-const OPTIONS = {
+const OPTIONS: ExecutionOptions = {
   failureAction: 'finishCurrent',
   failureActionOverride: false,
   concurrentOption: 'skip',
@@ -15,7 +15,7 @@ const OPTIONS = {
   failureEmails: [],
   notifyFailureFirst: false,
   notifyFailureLast: false,
-} as const;
+};
 
 async function newExecution(db: Knex, projectId: number, status: string): Promise<number> {
   const id = await insertExecution(db, {
@@ -27,7 +27,7 @@ async function newExecution(db: Knex, projectId: number, status: string): Promis
     submitTime: 1,
     executionSource: 'adhoc',
     scheduleId: null,
-    options: { ...OPTIONS, disabled: [] },
+    options: OPTIONS,
     flowParams: {},
   });
   await insertJobs(
