@@ -354,6 +354,17 @@ for (const dialect of testDialects()) {
       assert.match(await jobLog(execid, 'first'), /tick 1\n(.*\n)*tick 6\n/);
     });
 
+    it('stops an execution whose flow needs an unknown jobtype, naming the type', async () => {
+      await upload('exotic', { 'p.project': PROJECT_FILE, 'exotic.flow': 'nodes:\n  - name: a\n    type: sparkly\n' });
+      const r = await exec(admin, 'exotic', 'exotic');
+      const f = await waitFinal(Number(r.json.execid));
+      assert.equal(f.status, 'EXECUTION_STOPPED');
+      const rest = await restCall(`${t.url}/api/v1/executions/${String(r.json.execid)}`, 'GET', {
+        cookie: `azkaban.browser.session.id=${admin}`,
+      });
+      assert.match(String(rest.json.failureReason), /unknown jobtype "sparkly"/);
+    });
+
     it('runs the README example project', async () => {
       await postForm(`${t.url}/manager?action=create`, { 'session.id': admin, name: 'hello', description: 'hello' });
       await postMultipart(
@@ -368,3 +379,56 @@ for (const dialect of testDialects()) {
     });
   });
 }
+
+describe('reading the log of a running execution from the container (live tail)', function () {
+  this.timeout(60_000);
+  let t: TestServer;
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('answers bytes the container has not shipped yet', async () => {
+    // Nothing is shipped for a minute: every byte read comes from the container's control API.
+    t = await startTestServer('sqlite', { CAISSON_LOG_SHIP_INTERVAL: '60s', CAISSON_LOG_SHIP_BYTES: '10MiB' });
+    const admin = await ajaxLogin(t.url, 'azkaban', ADMIN_PASSWORD);
+    await postForm(`${t.url}/manager?action=create`, { 'session.id': admin, name: 'long', description: 'long' });
+    await postMultipart(
+      `${t.url}/manager`,
+      { 'session.id': admin, ajax: 'upload', project: 'long' },
+      { file: { name: 'p.zip', type: 'application/zip', content: zipOfFiles({ 'p.project': PROJECT_FILE, 'long.flow': LONG }) } },
+    );
+    const r = await postForm(`${t.url}/executor`, { 'session.id': admin, ajax: 'executeFlow', project: 'long', flow: 'long' });
+    const execid = String(r.json.execid);
+    const slice = await waitFor('the live log to show the job output', async () => {
+      const l = await getQuery(`${t.url}/executor`, {
+        'session.id': admin,
+        ajax: 'fetchExecJobLogs',
+        execid,
+        jobId: 'wait',
+        offset: '0',
+        length: '1000',
+      });
+      return String(l.json.data).includes('waiting') ? l.json : undefined;
+    });
+    assert.equal(slice.offset, 0);
+    const stored = await t.tdb
+      .db('execution_logs')
+      .where({ exec_id: Number(execid), name: 'wait' })
+      .count({ n: '*' });
+    assert.equal(Number(stored[0]!.n), 0, 'nothing was stored yet: the bytes came from the container');
+    await postForm(`${t.url}/executor`, { 'session.id': admin, ajax: 'cancelFlow', execid });
+    await waitFor('the cancelled execution to end', async () => {
+      const f = await getQuery(`${t.url}/executor`, { 'session.id': admin, ajax: 'fetchexecflow', execid });
+      return f.json.status === 'KILLED' ? true : undefined;
+    });
+    const after = await getQuery(`${t.url}/executor`, {
+      'session.id': admin,
+      ajax: 'fetchExecJobLogs',
+      execid,
+      jobId: 'wait',
+      offset: '0',
+      length: '1000',
+    });
+    assert.match(String(after.json.data), /waiting/, 'everything was flushed to the database before the end');
+  });
+});
