@@ -8,7 +8,7 @@ import { ExecTokens } from '../../../web-server/src/executions/exec-token.js';
 import { findExecution, type ExecutionRow } from '../../../web-server/src/executions/executions-store.js';
 import { silentLogger } from '../../../web-server/src/log.js';
 import { claimReady, takeOverExpired } from '../../../web-server/src/queue/claims-store.js';
-import { Dispatcher, launchBackoffMs, type DispatcherDeps } from '../../../web-server/src/queue/dispatcher.js';
+import { Dispatcher, launchBackoffMs, MAX_DISPATCH_ATTEMPTS, type DispatcherDeps } from '../../../web-server/src/queue/dispatcher.js';
 import { mintExecToken } from '../../../web-server/src/queue/queue-processor.js';
 import { RecordingRuntime } from '../../support/recording-runtime.js';
 import { cleanExecutions, insertProject, planOf, submitExecution, tokens } from './queue-fixture.js';
@@ -137,6 +137,21 @@ for (const dialect of testDialects()) {
       assert.equal(
         (await findExecution(tdb.db, row.execId))!.failureReason,
         'unknown jobtype "spark": no jobtype image is available for it',
+      );
+    });
+
+    it('gives up on an execution whose dispatch was taken over too many times', async () => {
+      const row = await claimOne();
+      await tdb
+        .db('execution_flows')
+        .where({ exec_id: row.execId })
+        .update({ attempt: MAX_DISPATCH_ATTEMPTS + 1 });
+      const again = (await findExecution(tdb.db, row.execId))!;
+      assert.equal(await dispatcher().dispatch(again), 'stopped');
+      assert.equal(runtime.launchCalls.size, 0);
+      assert.equal(
+        (await findExecution(tdb.db, row.execId))!.failureReason,
+        `dispatch was attempted ${MAX_DISPATCH_ATTEMPTS} times without reaching the runtime; giving up`,
       );
     });
 

@@ -59,6 +59,9 @@ function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** Claims and takeovers of one execution before it ends EXECUTION_STOPPED. */
+export const MAX_DISPATCH_ATTEMPTS = 10;
+
 export class Dispatcher {
   private readonly log: Logger;
   private readonly random: () => number;
@@ -78,6 +81,11 @@ export class Dispatcher {
     const { execId } = row;
     const log = this.log.child({ execId, attempt: row.attempt });
     if (!row.tokenNonce) return this.stop(row, log, 'the execution has no token: it was never claimed', false);
+    // Each claim or takeover counts one dispatch attempt; a dispatch that keeps dying without a
+    // verdict (an unexpected error, a crashing replica) must end rather than be taken over forever.
+    if (row.attempt > MAX_DISPATCH_ATTEMPTS) {
+      return this.stop(row, log, `dispatch was attempted ${row.attempt - 1} times without reaching the runtime; giving up`, false);
+    }
 
     let plan: LaunchPlan;
     try {
