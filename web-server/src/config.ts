@@ -264,6 +264,10 @@ export const SERVER_OPTIONS = {
     defaultText: '24h',
     doc: 'Solo mode: how long the working directory of a finished execution is kept (`0` removes it at once).',
   }),
+  // --- schedules (issue 8): add options below this line ---
+  // --- images (issue 4): add options below this line ---
+  // --- metrics (issue 7): add options below this line ---
+  // --- flow engine (issue 6): add options below this line ---
 } as const;
 
 export type ServerConfig = ConfigOf<typeof SERVER_OPTIONS>;
