@@ -10,6 +10,7 @@ import {
   type TestServer,
 } from '../../support/test-server.js';
 import { zipOfExample, zipOfFiles } from '../../support/projects.js';
+import { buildZip } from '../../support/zip-builder.js';
 
 for (const dialect of testDialects()) {
   describe(`Azkaban AJAX project API [${dialect}]`, function () {
@@ -306,6 +307,26 @@ for (const dialect of testDialects()) {
     describe('upload rejections store nothing and keep the previous version current', () => {
       const rejections: [string, () => Buffer, RegExp][] = [
         ['a file that is not a zip', () => Buffer.from('this is not a zip archive at all'), /not a valid zip archive/],
+        [
+          'a symbolic link',
+          () =>
+            buildZip([
+              { name: 'p.project', content: 'azkaban-flow-version: 2.0\n' },
+              { name: 'f.flow', content: 'nodes:\n  - name: a\n    type: noop\n' },
+              { name: 'secrets', content: '/etc/shadow', mode: 0o120777 },
+            ]),
+          /symbolic link/i,
+        ],
+        [
+          'a zip bomb',
+          () =>
+            buildZip([
+              { name: 'p.project', content: 'azkaban-flow-version: 2.0\n' },
+              { name: 'f.flow', content: 'nodes:\n  - name: a\n    type: noop\n' },
+              { name: 'zeros.bin', content: Buffer.alloc(64 * 1024 * 1024), method: 'deflate' },
+            ]),
+          /compress|ratio/i,
+        ],
         [
           'an entry escaping the archive root',
           () => zipOfFiles({ 'p.project': 'azkaban-flow-version: 2.0\n', '../evil.flow': 'nodes: []\n' }),
