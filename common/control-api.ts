@@ -59,6 +59,20 @@ export interface ExecutionOptions {
   notifyFailureLast: boolean;
 }
 
+/** The options of a submit that sets none (Azkaban's defaults). */
+export function defaultExecutionOptions(): ExecutionOptions {
+  return {
+    failureAction: 'finishCurrent',
+    failureActionOverride: false,
+    concurrentOption: 'skip',
+    disabled: [],
+    successEmails: [],
+    failureEmails: [],
+    notifyFailureFirst: false,
+    notifyFailureLast: false,
+  };
+}
+
 export interface ProjectFileRef {
   path: string;
   size: number;

@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import type { Knex } from 'knex';
-import type { ContainerEvent, ExecutionOptions } from '../../../common/control-api.js';
+import { defaultExecutionOptions, type ContainerEvent, type ExecutionOptions } from '../../../common/control-api.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../../../common/db/test-database.js';
 import { migrateToLatest } from '../../../migrations/index.js';
 import { applyContainerEvents, SIGTERM_STOP_REASON } from '../../../web-server/src/executions/event-applier.js';
 import { findExecution, insertExecution, insertJobs, listJobs } from '../../../web-server/src/executions/executions-store.js';
 
-const OPTIONS: ExecutionOptions = {
-  failureAction: 'finishCurrent',
-  failureActionOverride: false,
-  concurrentOption: 'skip',
-  disabled: [],
-  successEmails: [],
-  failureEmails: [],
-  notifyFailureFirst: false,
-  notifyFailureLast: false,
-};
+const OPTIONS: ExecutionOptions = defaultExecutionOptions();
 
 async function newExecution(db: Knex, projectId: number, status: string): Promise<number> {
   const id = await insertExecution(db, {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../../common/clock.js';
-import type { ExecutionOptions } from '../../../common/control-api.js';
+import { defaultExecutionOptions, type ExecutionOptions } from '../../../common/control-api.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../../../common/db/test-database.js';
 import { migrateToLatest } from '../../../migrations/index.js';
 import { ContainerClient } from '../../../web-server/src/executions/container-client.js';
@@ -10,16 +10,7 @@ import { findExecution, insertExecution, insertJobs, listJobs } from '../../../w
 import { silentLogger } from '../../../web-server/src/log.js';
 import { RecordingRuntime } from '../../support/recording-runtime.js';
 
-const OPTIONS: ExecutionOptions = {
-  failureAction: 'finishCurrent',
-  failureActionOverride: false,
-  concurrentOption: 'skip',
-  disabled: [],
-  successEmails: [],
-  failureEmails: [],
-  notifyFailureFirst: false,
-  notifyFailureLast: false,
-};
+const OPTIONS: ExecutionOptions = defaultExecutionOptions();
 
 for (const dialect of testDialects()) {
   describe(`execution control [${dialect}]`, function () {

@@ -1,20 +1,12 @@
 /** Shared helpers of the queue tests: a project row, READY executions, clean tables, waiting with a deadline. */
 import type { Knex } from 'knex';
+import { defaultExecutionOptions, type ExecutionOptions } from '../../../common/control-api.js';
 import { ExecTokens } from '../../../web-server/src/executions/exec-token.js';
 import { insertExecution } from '../../../web-server/src/executions/executions-store.js';
 import type { LaunchPlan } from '../../../web-server/src/runtime/container-runtime.js';
 import type { ExecutionRow } from '../../../web-server/src/executions/executions-store.js';
 
-export const OPTIONS = {
-  failureAction: 'finishCurrent',
-  failureActionOverride: false,
-  concurrentOption: 'ignore',
-  disabled: [],
-  successEmails: [],
-  failureEmails: [],
-  notifyFailureFirst: false,
-  notifyFailureLast: false,
-} as const;
+export const OPTIONS: ExecutionOptions = { ...defaultExecutionOptions(), concurrentOption: 'ignore' };
 
 export const tokens = new ExecTokens(Buffer.alloc(32, 7));
 
@@ -45,7 +37,7 @@ export async function submitExecution(
     submitTime: o.submitTime ?? 1000,
     executionSource: 'adhoc',
     scheduleId: null,
-    options: { ...OPTIONS, disabled: [], successEmails: [], failureEmails: [] },
+    options: OPTIONS,
     flowParams: {},
   });
 }

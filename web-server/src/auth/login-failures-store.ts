@@ -22,19 +22,17 @@ export async function deleteLoginFailure(db: Db, id: number): Promise<void> {
   await db('login_failures').where({ id }).delete();
 }
 
-/**
- * Times of the most recent failures for a user name after `since`, newest first, at most `limit`,
- * leaving out the row `exceptId` (the current attempt); uses ix_login_failures_user.
- */
-export async function findRecentFailuresOfUser(
+/** Times of the most recent failures keyed by `column` after `since`, newest first, leaving out row `exceptId`. */
+async function recentFailures(
   db: Db,
-  username: string,
+  column: 'username' | 'client_ip',
+  value: string,
   since: number,
   limit: number,
   exceptId: number,
 ): Promise<number[]> {
   const rows = (await db('login_failures')
-    .where('username', username)
+    .where(column, value)
     .andWhere('failed_at', '>', since)
     .andWhereNot('id', exceptId)
     .orderBy('failed_at', 'desc')
@@ -43,22 +41,17 @@ export async function findRecentFailuresOfUser(
   return rows.map((r) => Number(r.failed_at));
 }
 
+/**
+ * Times of the most recent failures for a user name after `since`, newest first, at most `limit`,
+ * leaving out the row `exceptId` (the current attempt); uses ix_login_failures_user.
+ */
+export function findRecentFailuresOfUser(db: Db, username: string, since: number, limit: number, exceptId: number): Promise<number[]> {
+  return recentFailures(db, 'username', username, since, limit, exceptId);
+}
+
 /** As findRecentFailuresOfUser, for a client address; uses ix_login_failures_ip. */
-export async function findRecentFailuresFromIp(
-  db: Db,
-  clientIp: string,
-  since: number,
-  limit: number,
-  exceptId: number,
-): Promise<number[]> {
-  const rows = (await db('login_failures')
-    .where('client_ip', clientIp)
-    .andWhere('failed_at', '>', since)
-    .andWhereNot('id', exceptId)
-    .orderBy('failed_at', 'desc')
-    .limit(limit)
-    .select('failed_at')) as { failed_at: number | string }[];
-  return rows.map((r) => Number(r.failed_at));
+export function findRecentFailuresFromIp(db: Db, clientIp: string, since: number, limit: number, exceptId: number): Promise<number[]> {
+  return recentFailures(db, 'client_ip', clientIp, since, limit, exceptId);
 }
 
 /** After a successful login: forget this user's failures from this address only (other addresses keep theirs). */

@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import type { Clock } from '../../../common/clock.js';
-import { FAILURE_ACTIONS, type ExecutionOptions, type FailureAction } from '../../../common/control-api.js';
+import { defaultExecutionOptions, FAILURE_ACTIONS, type ExecutionOptions, type FailureAction } from '../../../common/control-api.js';
 import { walkFlowNodes } from '../../../common/dsl/flow-walk.js';
 import { CaissonError } from '../../../common/errors.js';
 import { isAdmin, type Principal } from '../auth/principal.js';
@@ -99,6 +99,7 @@ export async function submitExecution(deps: SubmitDeps, caller: Principal, req: 
   const concurrentOption = parseConcurrentOption(req.concurrentOption);
   const { params, priority } = resolveFlowParams(flow.config, req.flowOverrides ?? {}, isAdmin(caller));
   const options: ExecutionOptions = {
+    ...defaultExecutionOptions(),
     failureAction: failureAction ?? 'finishCurrent',
     failureActionOverride: failureAction !== undefined,
     concurrentOption,
