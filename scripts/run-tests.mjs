@@ -81,9 +81,15 @@ async function startThrowawayMariaDb() {
     ],
     { stdio: ['ignore', 'ignore', fs.openSync(path.join(dir, 'server.log'), 'w')] },
   );
-  cleanups.push(() => {
-    child.kill('SIGTERM');
-    fs.rmSync(dir, { recursive: true, force: true });
+  cleanups.push(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   });
   const deadline = Date.now() + 30_000;
   while (!(await canConnect(port))) {
@@ -95,11 +101,23 @@ async function startThrowawayMariaDb() {
   return `mysql://root@127.0.0.1:${port}/`;
 }
 
+async function runCleanups() {
+  for (const c of cleanups.reverse()) {
+    try {
+      await c();
+    } catch (e) {
+      console.error(`cleanup after the tests failed: ${e instanceof Error ? e.message : e}`);
+    }
+  }
+}
+
 async function main() {
   const env = { ...process.env };
   const dialects = (env.TEST_DIALECTS ?? 'sqlite,mysql').split(',');
   if (dialects.includes('mysql') && !env.TEST_DATABASE_URL) {
-    env.TEST_DATABASE_URL = (await canConnect(3306)) ? 'mysql://root@127.0.0.1:3306/' : await startThrowawayMariaDb();
+    // CAISSON_TEST_THROWAWAY_DB=1 forces the throwaway server (to exercise the path CI takes on a bare machine).
+    const useLocal = env.CAISSON_TEST_THROWAWAY_DB !== '1' && (await canConnect(3306));
+    env.TEST_DATABASE_URL = useLocal ? 'mysql://root@127.0.0.1:3306/' : await startThrowawayMariaDb();
   }
   const summaryFile = path.join(os.tmpdir(), `caisson-test-summary-${process.pid}.json`);
   env.CAISSON_TEST_SUMMARY = summaryFile;
@@ -121,7 +139,7 @@ async function main() {
   } catch {
     summary = undefined;
   }
-  for (const c of cleanups.reverse()) c();
+  await runCleanups();
   if (!summary) {
     console.log('mocha ended without a report (a test file failed to load?)');
     console.log('0 passed, 1 failed');
@@ -134,8 +152,8 @@ async function main() {
 
 main().then(
   (code) => process.exit(code),
-  (e) => {
-    for (const c of cleanups.reverse()) c();
+  async (e) => {
+    await runCleanups();
     console.error(e instanceof Error ? e.message : e);
     console.log('0 passed, 1 failed');
     process.exit(1);
