@@ -12,6 +12,7 @@
 import { isAlias, isMap, isNode, isScalar, isSeq } from 'yaml';
 import type { Node as YamlNode, Pair, Scalar, YAMLMap } from 'yaml';
 import type { Problem } from '../errors.js';
+import { parseCondition } from './condition.js';
 import { findCycles } from './graph.js';
 import type { FlowNode } from './model.js';
 import { checkNodeName } from './names.js';
@@ -42,6 +43,8 @@ interface DraftNode {
   ref: string;
   nameNode: YamlNode | undefined;
   deps: { name: string; at: YamlNode }[];
+  /** The condition's value node, when the node has a non-empty condition. */
+  conditionNode: YamlNode | undefined;
 }
 
 /** Reads a parsed flow file; never throws for bad input, returns the problems instead. */
@@ -150,6 +153,7 @@ class FlowReader {
     const config = configPair === undefined ? {} : this.readConfig(configPair, ref);
     const conditionPair = pairs.get('condition');
     const condition = conditionPair === undefined ? undefined : this.readText(conditionPair, `"condition" of ${ref}`);
+    const conditionNode = conditionPair === undefined ? undefined : this.resolve(valueNode(conditionPair));
 
     for (const pair of unknown) {
       this.report(keyNode(pair), `unknown key ${quote(keyText(pair))} in ${ref}; allowed keys: ${NODE_KEYS.join(', ')}`);
@@ -169,7 +173,7 @@ class FlowReader {
     } else if (nodesPair !== undefined && typePair !== undefined && type !== '') {
       this.report(keyNode(nodesPair), `"nodes" is only allowed on nodes of type flow, but ${ref} has type ${quote(type)}`);
     }
-    return { node, name, ref, nameNode, deps };
+    return { node, name, ref, nameNode, deps, conditionNode };
   }
 
   private readDependsOn(pair: Pair, ref: string): { name: string; at: YamlNode }[] {
@@ -263,11 +267,53 @@ class FlowReader {
       if (draft.name !== undefined && first.get(draft.name) === draft) graph.push({ name: draft.name, dependsOn: valid });
     }
 
-    for (const cycle of findCycles(graph)) {
+    const cycles = findCycles(graph);
+    for (const cycle of cycles) {
       const start = first.get(cycle[0] ?? '');
       const ids = cycle.map((n) => [...level.path, n].join(':'));
       this.report(start?.nameNode, `dependency cycle: ${ids.join(' -> ')}`);
     }
+    if (cycles.length === 0) this.checkConditions(drafts, graph, level);
+  }
+
+  /** Each condition parses, and refers only to nodes of its level that its node depends on. */
+  private checkConditions(drafts: readonly DraftNode[], graph: readonly { name: string; dependsOn: string[] }[], level: Level): void {
+    const parentsOf = new Map(graph.map((g) => [g.name, g.dependsOn]));
+    for (const draft of drafts) {
+      const text = draft.node.condition;
+      if (text === undefined) continue;
+      const parsed = parseCondition(text);
+      if (!parsed.ok) {
+        this.problems.push(
+          this.conditionProblem(draft.conditionNode, parsed.offset, `invalid condition of ${draft.ref}: ${parsed.message}`),
+        );
+        continue;
+      }
+      const ancestors = ancestorsOf(draft.name ?? '', parentsOf);
+      for (const reference of parsed.condition.references) {
+        const message = !parentsOf.has(reference.job)
+          ? `condition of ${draft.ref} refers to job ${quote(reference.job)}, which is not a node of ${level.label}`
+          : !ancestors.has(reference.job)
+            ? `condition of ${draft.ref} refers to job ${quote(reference.job)}, which ${draft.ref} does not depend on`
+            : undefined;
+        if (message !== undefined) this.problems.push(this.conditionProblem(draft.conditionNode, reference.offset, message));
+      }
+    }
+  }
+
+  /**
+   * A problem at `offset` inside a condition: the exact line and column when the condition is
+   * written on one line (plain or quoted), else the start of the value.
+   */
+  private conditionProblem(node: YamlNode | undefined, offset: number, message: string): Problem {
+    const range = node?.range;
+    if (node === undefined || range === undefined || range === null || !isScalar(node)) return problemAt(this.source, node, message);
+    const written = this.source.text.slice(range[0], range[1]);
+    const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE';
+    if (written.includes('\n') || (node.type !== 'PLAIN' && !quoted) || (quoted && written.includes('\\'))) {
+      return problemAt(this.source, node, message);
+    }
+    return { message, file: this.source.file, ...locate(this.source.lineCounter, range[0] + (quoted ? 1 : 0) + offset) };
   }
 
   private resolve(node: YamlNode | undefined | null): YamlNode | undefined {
@@ -284,6 +330,18 @@ class FlowReader {
     const offset = node?.range?.[0];
     return offset === undefined ? undefined : locate(this.source.lineCounter, offset).line;
   }
+}
+
+/** Every node `name` depends on, directly or not (the level has no cycles). */
+function ancestorsOf(name: string, parentsOf: ReadonlyMap<string, readonly string[]>): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...(parentsOf.get(name) ?? [])];
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    if (seen.has(next)) continue;
+    seen.add(next);
+    stack.push(...(parentsOf.get(next) ?? []));
+  }
+  return seen;
 }
 
 function asNode(value: unknown): YamlNode | undefined {

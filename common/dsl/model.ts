@@ -23,6 +23,11 @@ export interface FlowNode {
   condition?: string;
   /** Present exactly when `type` is `flow`: the embedded flow's own nodes (never empty). */
   nodes?: FlowNode[];
+  /**
+   * Flow 1.0 only: the properties of the `.properties` files of the job file's directory and its
+   * ancestors (nearer directories win), merged. They rank below every other property source.
+   */
+  inherited?: Record<string, string>;
 }
 
 export interface FlowDefinition {
@@ -38,8 +43,8 @@ export interface FlowDefinition {
 }
 
 export interface ParsedProject {
-  format: '2.0';
-  /** Archive-relative path of the `.project` file. */
+  format: '2.0' | '1.0';
+  /** Archive-relative path of the `.project` file ('' for Flow 1.0). */
   projectFile: string;
   /** Sorted by name. */
   flows: FlowDefinition[];

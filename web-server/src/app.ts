@@ -7,27 +7,55 @@ import type { Knex } from 'knex';
 import type { AuthService } from './auth/auth-service.js';
 import type { ProjectService } from './projects/project-service.js';
 import type { ExecutionService } from './executions/execution-service.js';
+import type { ScheduleService } from './scheduler/schedule-service.js';
 import { containerRouter, type ContainerApiDeps } from './http/container-api/container-router.js';
 import { CONTAINER_API_PREFIX } from '../../common/control-api.js';
 import type { Logger } from './log.js';
 import { ajaxRouter } from './http/ajax/ajax-router.js';
 import { restRouter } from './http/api/rest-router.js';
-import { authenticate } from './http/middleware/authenticate.js';
+import { authenticate, callerOf } from './http/middleware/authenticate.js';
 import { restErrorHandler } from './http/middleware/rest-errors.js';
 import { paramsMiddleware, type ParamLimits } from './http/request-params.js';
 import { sendAjaxError } from './http/ajax/azkaban-json.js';
 import { isCaissonError } from '../../common/errors.js';
 import { pingDatabase } from './health-store.js';
+import type { Metrics } from './metrics/metrics.js';
+import { httpMetricsMiddleware, metricsHandler } from './metrics/metrics-http.js';
+import type { ImageService } from '../../image-mgmt/src/image-service.js';
+import type { ImageCaller } from '../../image-mgmt/src/model.js';
+import { imageAdminApp, imageAdminRouter, versionSetRouter } from '../../image-mgmt/src/router.js';
+import type { FlowToResolve, ResolutionSettings } from '../../image-mgmt/src/version-resolver.js';
+import { isAdmin } from './auth/principal.js';
+import { collectJobTypes } from '../../common/dsl/flow-walk.js';
+import { resolveFlowParams } from './executions/flow-params.js';
 
 export interface AppDeps {
   db: Knex;
   auth: AuthService;
   projects: ProjectService;
   executions: ExecutionService;
+  schedules?: ScheduleService | undefined;
   containerApi: Omit<ContainerApiDeps, 'db' | 'log'>;
   log: Logger;
   sessionTtlMs: number;
   uploadMaxBytes: number;
+  /** Prometheus metrics; without it there is no /metrics endpoint and nothing is recorded. */
+  metrics?: Metrics;
+  /** Image management (issue 4); without it its endpoints are absent. */
+  images?: { service: ImageService; settings: ResolutionSettings };
+}
+
+/** The caller as image-mgmt sees it. */
+function imageCallerOf(req: express.Request): ImageCaller | undefined {
+  const p = callerOf(req);
+  return p ? { username: p.username, isAdmin: isAdmin(p), groups: p.groups } : undefined;
+}
+
+/** A flow for the dry-run resolver: the caller needs READ on the project; `param.override.*` apply. */
+async function flowToResolve(projects: ProjectService, req: express.Request, project: string, flowId: string): Promise<FlowToResolve> {
+  const { project: p, flow } = await projects.getFlow(callerOf(req)!, project, flowId);
+  const params = resolveFlowParams(flow.config, {}, true).params;
+  return { projectId: p.id, projectName: p.name, flowId, jobTypes: collectJobTypes(flow), flowParams: params };
 }
 
 const ZIP_BODY_TYPES = ['application/zip', 'application/x-zip-compressed', 'application/x-zip', 'application/octet-stream'];
@@ -38,6 +66,11 @@ export function buildApp(deps: AppDeps): express.Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
 
+  if (deps.metrics) {
+    app.use(httpMetricsMiddleware(deps.metrics));
+    // Unauthenticated like /healthz: operators restrict it at the ingress (docs/metrics.md).
+    app.get('/metrics', metricsHandler({ db: deps.db, clock: deps.containerApi.clock, log: deps.log, metrics: deps.metrics }));
+  }
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -60,7 +93,14 @@ export function buildApp(deps: AppDeps): express.Express {
 
   // The container callback API reads its own bodies (JSON events, raw log bytes).
   const containers = express.Router();
-  containers.use(containerRouter({ db: deps.db, log: deps.log.child({ component: 'container-api' }), ...deps.containerApi }));
+  containers.use(
+    containerRouter({
+      db: deps.db,
+      log: deps.log.child({ component: 'container-api' }),
+      ...deps.containerApi,
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    }),
+  );
   containers.use(restErrorHandler(deps.log));
   app.use(CONTAINER_API_PREFIX, containers);
 
@@ -70,15 +110,48 @@ export function buildApp(deps: AppDeps): express.Express {
   api.use(express.raw({ type: ZIP_BODY_TYPES, limit: deps.uploadMaxBytes }));
   api.use(paramsMiddleware(limits));
   api.use(authenticate(deps.auth));
-  api.use(restRouter({ auth: deps.auth, projects: deps.projects, executions: deps.executions, sessionTtlMs: deps.sessionTtlMs }));
+  if (deps.images) {
+    const imageDeps = { db: deps.db, service: deps.images.service, callerOf: imageCallerOf };
+    api.use(versionSetRouter({ ...imageDeps, settings: deps.images.settings, loadFlow: (req, pr, f) => flowToResolve(deps.projects, req, pr, f) }));
+    api.use(imageAdminRouter(imageDeps));
+  }
+  api.use(
+    restRouter({
+      auth: deps.auth,
+      projects: deps.projects,
+      executions: deps.executions,
+      schedules: deps.schedules,
+      sessionTtlMs: deps.sessionTtlMs,
+    }),
+  );
   api.use(restErrorHandler(deps.log));
   app.use('/api/v1', api);
+
+  // Azkaban's image-management endpoints (JSON bodies, 4xx with {"error": …}).
+  if (deps.images) {
+    app.use(
+      imageAdminApp({
+        db: deps.db,
+        service: deps.images.service,
+        callerOf: imageCallerOf,
+        before: [express.json({ limit: '1mb' }), paramsMiddleware(limits), authenticate(deps.auth)],
+        onUnexpected: (err) => deps.log.error({ err }, 'image-management request failed unexpectedly'),
+      }),
+    );
+  }
 
   // Azkaban's AJAX endpoints. A body that cannot be read still gets Azkaban's 200 + error body.
   app.use(paramsMiddleware(limits));
   app.use(authenticate(deps.auth));
   app.use(
-    ajaxRouter({ auth: deps.auth, projects: deps.projects, executions: deps.executions, sessionTtlMs: deps.sessionTtlMs, log: deps.log }),
+    ajaxRouter({
+      auth: deps.auth,
+      projects: deps.projects,
+      executions: deps.executions,
+      schedules: deps.schedules,
+      sessionTtlMs: deps.sessionTtlMs,
+      log: deps.log,
+    }),
   );
   app.use((req, res) => {
     res.status(404).json({ code: 'NOT_FOUND', message: `No such endpoint: ${req.method} ${req.path}` });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { CaissonError } from '../../common/errors.js';
 import { loadConfig, option, parsers, fail, type ConfigOf } from '../../common/config/parse.js';
+import { isValidTimeZone } from './scheduler/quartz-cron.js';
 
 const databaseUrl = (raw: string): string => {
   const v = raw.trim();
@@ -265,7 +266,63 @@ export const SERVER_OPTIONS = {
     doc: 'Solo mode: how long the working directory of a finished execution is kept (`0` removes it at once).',
   }),
   // --- schedules (issue 8): add options below this line ---
+  scheduleTimeZone: option({
+    env: 'CAISSON_SCHEDULE_TIME_ZONE',
+    key: 'scheduleTimeZone',
+    parse: (raw: string) =>
+      isValidTimeZone(raw.trim()) ? raw.trim() : fail(`expected an IANA time zone like UTC or Europe/Paris, got "${raw}"`),
+    default: 'UTC',
+    doc: 'Time zone of a schedule that names none (its cron expression is read in it).',
+  }),
+  schedulePollInterval: option({
+    env: 'CAISSON_SCHEDULE_POLL_INTERVAL',
+    key: 'schedulePollInterval',
+    parse: parsers.duration,
+    default: 1_000,
+    defaultText: '1s',
+    doc: 'Longest wait of the scheduler between looks for due schedules (it also wakes at the earliest next fire time).',
+  }),
+  scheduleMisfireThreshold: option({
+    env: 'CAISSON_SCHEDULE_MISFIRE_THRESHOLD',
+    key: 'scheduleMisfireThreshold',
+    parse: parsers.duration,
+    default: 60_000,
+    defaultText: '60s',
+    doc: "A fire found later than this is a misfire (after downtime): the schedule's misfire policy runs it once now (RUN_ONCE) or skips it (SKIP).",
+  }),
   // --- images (issue 4): add options below this line ---
+  imageDirs: option({
+    env: 'CAISSON_IMAGE_DIRS',
+    key: 'imageDirs',
+    parse: (raw: string) =>
+      raw
+        .split(':')
+        .map((d) => d.trim())
+        .filter((d) => d !== ''),
+    default: [] as string[],
+    defaultText: "the data dir's images/, then the repository's docker/jobtypes/",
+    doc: 'Solo mode: `:`-separated directories holding jobtype payloads, as `<dir>/<path>/<version>/` or `<dir>/<name>/payload/`.',
+  }),
+  baseImageType: option({
+    env: 'CAISSON_BASE_IMAGE_TYPE',
+    key: 'baseImageType',
+    parse: (raw: string) =>
+      /^[a-z0-9][a-z0-9._-]{0,63}$/i.test(raw.trim()) ? raw.trim().toLowerCase() : fail(`expected an image type name, got "${raw}"`),
+    default: 'caisson-base',
+    doc: 'The image type of the flow container itself; every execution resolves a version of it.',
+  }),
+  alwaysIncludedImageTypes: option({
+    env: 'CAISSON_ALWAYS_INCLUDED_IMAGE_TYPES',
+    key: 'alwaysIncludedImageTypes',
+    parse: (raw: string) =>
+      raw
+        .split(',')
+        .map((t) => t.trim().toLowerCase())
+        .filter((t) => t !== ''),
+    default: [] as string[],
+    defaultText: '(none)',
+    doc: 'Comma-separated image types every execution resolves besides the base type and its jobtypes (a platform image, say).',
+  }),
   // --- metrics (issue 7): add options below this line ---
   // --- flow engine (issue 6): add options below this line ---
 } as const;

@@ -26,11 +26,17 @@ import { ExecutionService } from './executions/execution-service.js';
 import { buildLaunchPlan } from './executions/launch-plan.js';
 import type { Logger } from './log.js';
 import { ProjectService } from './projects/project-service.js';
+import { Metrics } from './metrics/metrics.js';
 import { Dispatcher } from './queue/dispatcher.js';
 import { QueueProcessor } from './queue/queue-processor.js';
+import { ScheduleService } from './scheduler/schedule-service.js';
+import { Scheduler } from './scheduler/scheduler.js';
 import { defaultFlowContainerCommand, ProcessRuntime, type ContainerCommand } from './runtime/process/process-runtime.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
 import { CaissonError } from '../../common/errors.js';
+import { ImageService } from '../../image-mgmt/src/image-service.js';
+import { registerBuiltInImages } from '../../image-mgmt/src/bootstrap.js';
+import type { ResolutionSettings } from '../../image-mgmt/src/version-resolver.js';
 
 export interface ServerOptions {
   config: ServerConfig;
@@ -40,6 +46,8 @@ export interface ServerOptions {
   announce?: (line: string) => void;
   /** How flow containers are started in solo mode (tests run the sources through tsx). */
   flowContainerCommand?: ContainerCommand;
+  /** Where flows run instead of the configured runtime (benchmarks launch nothing). */
+  runtime?: ContainerRuntime;
 }
 
 const SWEEP_INTERVAL_MS = 10 * 60_000;
@@ -64,6 +72,12 @@ export class CaissonServer {
   readonly control: ExecutionControl;
   readonly executions: ExecutionService;
   readonly queue: QueueProcessor;
+  readonly scheduler: Scheduler;
+  readonly schedules: ScheduleService;
+  readonly images: ImageService;
+  readonly imageSettings: ResolutionSettings;
+  /** This server's own Prometheus registry (never the global default one), served at /metrics. */
+  readonly metrics = new Metrics();
   private httpServer: http.Server | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private started = false;
@@ -77,6 +91,8 @@ export class CaissonServer {
       throw new CaissonError('INVALID_CONFIG', 'CAISSON_RUNTIME=kubernetes is not available in this release; use process (solo mode).');
     }
     this.db = openDatabase(config.databaseUrl);
+    this.images = new ImageService({ db: this.db, clock });
+    this.imageSettings = { baseImageType: config.baseImageType, alwaysIncludedImageTypes: config.alwaysIncludedImageTypes };
     const tokens = new ExecTokens(loadSecretKey(config.secretKey, config.dataDir));
     const claimer = config.replicaId || `${os.hostname()}:${process.pid}`;
     this.auth = new AuthService({
@@ -97,14 +113,16 @@ export class CaissonServer {
         maxCompressionRatio: config.uploadMaxCompressionRatio,
       },
     });
-    this.runtime = new ProcessRuntime({
-      dataDir: config.dataDir,
-      log,
-      clock,
-      command: options.flowContainerCommand ?? defaultFlowContainerCommand(repositoryRoot()),
-      killGraceMs: config.killGrace,
-      retentionMs: config.executionDirRetention,
-    });
+    this.runtime =
+      options.runtime ??
+      new ProcessRuntime({
+        dataDir: config.dataDir,
+        log,
+        clock,
+        command: options.flowContainerCommand ?? defaultFlowContainerCommand(repositoryRoot()),
+        killGraceMs: config.killGrace,
+        retentionMs: config.executionDirRetention,
+      });
     const client = new ContainerClient();
     this.control = new ExecutionControl({
       db: this.db,
@@ -115,6 +133,7 @@ export class CaissonServer {
       client,
       killGraceMs: config.killGrace,
       heartbeatTimeoutMs: config.heartbeatTimeout,
+      metrics: this.metrics,
     });
     const dispatcher = new Dispatcher({
       db: this.db,
@@ -123,10 +142,21 @@ export class CaissonServer {
       log,
       tokens,
       buildLaunchPlan: (row) =>
-        buildLaunchPlan({ db: this.db, tokens, apiUrl: () => this.url, clusterName: 'caisson', availableJobTypes: new Set() }, row),
+        buildLaunchPlan(
+          {
+            db: this.db,
+            tokens,
+            apiUrl: () => this.url,
+            clusterName: 'caisson',
+            availableJobTypes: new Set(),
+            images: { settings: this.imageSettings, now: () => clock.now() },
+          },
+          row,
+        ),
       claimer,
       leaseMs: config.dispatchLease,
       retry: { maxAttempts: 5, baseMs: 500, maxMs: 10_000 },
+      metrics: this.metrics,
     });
     this.queue = new QueueProcessor({
       db: this.db,
@@ -142,6 +172,7 @@ export class CaissonServer {
       pollIntervalMs: config.dispatchPollInterval,
       maxPollIntervalMs: config.dispatchMaxPollInterval,
       maxActive: config.maxActiveExecutions,
+      metrics: this.metrics,
     });
     this.executions = new ExecutionService({
       db: this.db,
@@ -151,6 +182,22 @@ export class CaissonServer {
       control: this.control,
       client,
       nudge: () => this.queue.nudge(),
+    });
+    this.scheduler = new Scheduler({
+      db: this.db,
+      clock,
+      log,
+      projects: this.projects,
+      nudge: () => this.queue.nudge(),
+      pollIntervalMs: config.schedulePollInterval,
+      misfireThresholdMs: config.scheduleMisfireThreshold,
+    });
+    this.schedules = new ScheduleService({
+      db: this.db,
+      clock,
+      projects: this.projects,
+      defaultTimeZone: config.scheduleTimeZone,
+      wake: () => this.scheduler.wake(),
     });
   }
 
@@ -176,14 +223,22 @@ export class CaissonServer {
       adminPassword: config.adminPassword,
       log: this.options.announce ?? ((line) => log.info(line)),
     });
+    // Solo mode (DESIGN §2): the base image is "the flow container of this checkout".
+    await registerBuiltInImages(
+      this.db,
+      [{ imageType: config.baseImageType, path: config.baseImageType, version: '0.0.0', description: 'The flow container of this checkout' }],
+      (this.options.clock ?? systemClock).now(),
+    );
     await this.runtime.start();
     await this.control.reattachAll();
     this.control.start();
     const app = buildApp({
+      images: { service: this.images, settings: this.imageSettings },
       db: this.db,
       auth: this.auth,
       projects: this.projects,
       executions: this.executions,
+      schedules: this.schedules,
       containerApi: {
         clock: this.options.clock ?? systemClock,
         plan: {
@@ -196,6 +251,7 @@ export class CaissonServer {
       log,
       sessionTtlMs: config.sessionTtl,
       uploadMaxBytes: config.uploadMaxBytes,
+      metrics: this.metrics,
     });
     this.httpServer = http.createServer(app);
     await new Promise<void>((resolve, reject) => {
@@ -206,6 +262,7 @@ export class CaissonServer {
       });
     });
     await this.queue.start();
+    this.scheduler.start();
     this.sweepTimer = setInterval(() => {
       this.auth.sweepExpired().catch((e: unknown) => log.warn({ err: e }, 'sweeping expired sessions failed; will retry'));
       if (this.runtime instanceof ProcessRuntime) {
@@ -222,6 +279,7 @@ export class CaissonServer {
     if (this.stopped) return;
     this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.scheduler.stop();
     await this.queue.stop();
     if (this.httpServer) {
       const srv = this.httpServer;

@@ -1,27 +1,36 @@
 /**
- * Conditions on parent statuses (Azkaban's conditional flows). Only the plain status macros are
- * evaluated today; a node without a condition behaves as `all_success`. A condition written as an
- * expression (`${jobA:param} == 1`, `one_failed && …`) is run as `all_success` and the flow log
- * says so: expressions on runtime parameters come with the conditions issue, through this module.
- * Pure.
+ * Conditions on parents' statuses and outputs (Azkaban's conditional flows), for the scheduling
+ * core. The expression language lives in common/dsl/condition.ts; this module applies the status
+ * macro to parent statuses (with Azkaban's status groups) and reads `${job:param}` from the outputs
+ * of the node's level. A node without a condition behaves as `all_success`. Pure.
  */
+import {
+  CONDITION_MACROS,
+  evaluateCondition,
+  parseCondition,
+  type ConditionMacro,
+  type ParsedCondition,
+} from '../../../common/dsl/condition.js';
 import { FAILED_GROUP, SUCCEEDED_GROUP, type Status } from '../../../common/status.js';
 
-export type ConditionMacro = 'all_success' | 'all_failed' | 'all_done' | 'one_success' | 'one_failed';
-
-export const CONDITION_MACROS: readonly ConditionMacro[] = ['all_success', 'all_failed', 'all_done', 'one_success', 'one_failed'];
+export { CONDITION_MACROS, type ConditionMacro };
 
 export interface NodeCondition {
   macro: ConditionMacro;
-  /** Set when the condition was not a plain macro and is run as `all_success`. */
-  unsupported?: string;
+  /** The parsed condition; undefined when the node has none. */
+  parsed?: ParsedCondition;
+  /** The condition as written, when the node has one. */
+  text?: string;
+  /** Set when the condition does not parse (uploads reject it; a plan may still carry one): why. */
+  invalid?: string;
 }
 
 export function readCondition(condition: string | undefined): NodeCondition {
   if (condition === undefined || condition.trim() === '') return { macro: 'all_success' };
   const text = condition.trim();
-  if ((CONDITION_MACROS as readonly string[]).includes(text)) return { macro: text as ConditionMacro };
-  return { macro: 'all_success', unsupported: text };
+  const parsed = parseCondition(text);
+  if (!parsed.ok) return { macro: 'all_success', text, invalid: parsed.message };
+  return { macro: parsed.condition.macro, parsed: parsed.condition, text };
 }
 
 /**
@@ -44,4 +53,31 @@ export function isConditionMet(macro: ConditionMacro, parentStatuses: readonly S
     case 'one_failed':
       return failed > 0;
   }
+}
+
+export interface ConditionOutcome {
+  /** Whether the node may run. */
+  met: boolean;
+  /** Why not, in a sentence, when it may not. */
+  reason?: string;
+}
+
+/**
+ * The whole condition: the macro on parent statuses first, then the expression on runtime
+ * parameters (`params(job, param)` reads the output of a job of the node's level).
+ */
+export function evaluateNodeCondition(
+  condition: NodeCondition,
+  parentStatuses: readonly Status[],
+  params: (job: string, param: string) => string | undefined,
+): ConditionOutcome {
+  if (condition.invalid !== undefined) return { met: false, reason: `its condition is invalid: ${condition.invalid}` };
+  if (!isConditionMet(condition.macro, parentStatuses)) {
+    return { met: false, reason: `the status macro ${condition.macro} does not hold for its parents` };
+  }
+  if (condition.parsed === undefined) return { met: true };
+  if (evaluateCondition(condition.parsed, params)) return { met: true };
+  const missing = condition.parsed.references.filter((r) => params(r.job, r.param) === undefined).map((r) => `\${${r.job}:${r.param}}`);
+  const note = missing.length === 0 ? '' : ` (no value for ${[...new Set(missing)].join(', ')})`;
+  return { met: false, reason: `its condition "${condition.text ?? ''}" is false${note}` };
 }

@@ -3,6 +3,11 @@
  * through their jobtype, killing them, marking nodes — reports each change as an event, and writes
  * the flow log. Everything happens on the event loop: a job's end or a cancel triggers the next
  * step, and a step never runs inside another.
+ *
+ * Retries (engine/retry-policy.ts) happen here, below the core: a FAILED attempt with retries left
+ * is reported (JOB_FINISHED FAILED for that attempt, then JOB_RETRY with the next attempt QUEUED),
+ * and after `retry.backoff` ms the next attempt starts with its own log; to the core the job stays
+ * RUNNING until its last attempt ends. A kill during the back-off ends the waiting attempt KILLED.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -14,8 +19,9 @@ import { LineLog, type LogRegistry } from '../log-files.js';
 import { settledJob, type JobContext, type JobHandle, type JobOutcome, type Jobtype } from '../jobtypes/jobtype.js';
 import { buildExecutionGraph, nodeOf, type ExecutionGraph } from './execution-graph.js';
 import { flowBuiltins, jobPropertyLayers } from './job-properties.js';
+import { retryPolicyOf } from './retry-policy.js';
 import { schedulingOptionsFor } from './run-options.js';
-import { decideNextSteps, type SchedulingOptions } from './scheduling.js';
+import { decideNextSteps, type ConditionDecision, type SchedulingOptions } from './scheduling.js';
 
 export type EmitEvent = (type: ContainerEventType, payload: Record<string, unknown>) => void;
 
@@ -43,8 +49,6 @@ interface JobTimes {
   end?: number;
 }
 
-const ATTEMPT = 0;
-
 export class DagRunner {
   private readonly graph: ExecutionGraph;
   private readonly scheduling: SchedulingOptions;
@@ -52,6 +56,11 @@ export class DagRunner {
   private readonly times = new Map<string, JobTimes>();
   private readonly outputs = new Map<string, Record<string, string>>();
   private readonly handles = new Map<string, JobHandle>();
+  /** Current attempt of each job that started (0 for the first). */
+  private readonly attempts = new Map<string, number>();
+  /** Condition outcome of nodes that have a condition, reported with their next event. */
+  private readonly conditionOutcomes = new Map<string, ConditionDecision>();
+  private readonly uuid = crypto.randomUUID();
   private flowStatus: Status = 'PREPARING';
   private startTime = 0;
   private cancelRequested = false;
@@ -118,6 +127,7 @@ export class DagRunner {
       statuses: this.statuses,
       options: this.scheduling,
       cancelRequested: this.cancelRequested,
+      outputs: this.outputs,
     });
     if (!isFlowFinal(decisions.flowStatus) && decisions.flowStatus !== this.flowStatus) {
       this.flowStatus = decisions.flowStatus;
@@ -125,6 +135,11 @@ export class DagRunner {
       emit('FLOW_STATUS_CHANGED', { status: decisions.flowStatus });
     }
     for (const note of decisions.notes) flowLog.warn(note);
+    for (const outcome of decisions.conditions) {
+      this.conditionOutcomes.set(outcome.id, outcome);
+      if (outcome.met) flowLog.info(`Condition "${outcome.condition}" of ${outcome.id} holds`);
+      else flowLog.info(`Cancelling ${outcome.id}: ${outcome.reason ?? 'its condition does not hold'}`);
+    }
     for (const id of decisions.kill) {
       this.statuses.set(id, 'KILLING');
       flowLog.info(`Killing job ${id}`);
@@ -146,7 +161,8 @@ export class DagRunner {
         times.start ??= now;
         times.end = now;
         if (status === 'SKIPPED') flowLog.info(`Skipping disabled ${id}`);
-        else if (status === 'CANCELLED') flowLog.info(`Cancelling ${id} due to prior errors or a kill`);
+        else if (status === 'CANCELLED' && this.conditionOutcomes.get(id)?.met !== false)
+          flowLog.info(`Cancelling ${id} due to prior errors or a kill`);
         else flowLog.info(`Embedded flow ${id} finished with status ${status} in ${seconds(times)} seconds`);
         emit('JOB_FINISHED', this.jobPayload(id, status));
       }
@@ -160,15 +176,16 @@ export class DagRunner {
     }
   }
 
-  private startJob(id: string): void {
+  private startJob(id: string, attempt = 0): void {
     const { flowLog, emit, clock, logs } = this.options;
     const node = nodeOf(this.graph, id);
-    const base = `${fileNameOf(id)}.${ATTEMPT}`;
+    this.attempts.set(id, attempt);
+    const base = `${fileNameOf(id)}.${attempt}`;
     const logPath = path.join(this.options.paths.jobLogsDir, `${base}.log`);
-    logs.add({ job: id, attempt: ATTEMPT }, logPath);
+    logs.add({ job: id, attempt }, logPath);
     this.statuses.set(id, 'RUNNING');
-    this.timesOf(id).start = clock.now();
-    flowLog.info(`Job ${id} started`);
+    this.times.set(id, { start: clock.now() });
+    flowLog.info(attempt === 0 ? `Job ${id} started` : `Job ${id} started attempt ${attempt}`);
     emit('JOB_STARTED', this.jobPayload(id, 'RUNNING'));
 
     const jobLog = new LineLog(logPath, clock);
@@ -205,22 +222,29 @@ export class DagRunner {
     return settledJob({ status: 'FAILED', message });
   }
 
+  private propertiesOf(id: string, attempt: number): ReturnType<typeof jobPropertyLayers> {
+    const { plan } = this.options;
+    return jobPropertyLayers(
+      {
+        graph: this.graph,
+        flowConfig: plan.flow.config,
+        flowParams: plan.flowParams,
+        builtins: flowBuiltins(plan, this.startTime, this.uuid),
+        outputs: this.outputs,
+      },
+      id,
+      attempt,
+    );
+  }
+
   private jobContext(id: string, base: string, logPath: string, jobLog: LineLog): JobContext {
-    const { paths, plan, flowLog } = this.options;
+    const { paths, flowLog } = this.options;
+    const attempt = this.attempts.get(id) ?? 0;
     return {
       jobId: id,
-      attempt: ATTEMPT,
+      attempt,
       type: nodeOf(this.graph, id).type,
-      properties: jobPropertyLayers(
-        {
-          graph: this.graph,
-          flowConfig: plan.flow.config,
-          flowParams: plan.flowParams,
-          builtins: flowBuiltins(plan, this.startTime),
-          outputs: this.outputs,
-        },
-        id,
-      ),
+      properties: this.propertiesOf(id, attempt),
       projectDir: paths.projectDir,
       logPath,
       jobLog,
@@ -234,12 +258,19 @@ export class DagRunner {
   private finishJob(id: string, outcome: JobOutcome): void {
     const { flowLog, emit, clock, logs } = this.options;
     this.handles.delete(id);
+    const attempt = this.attempts.get(id) ?? 0;
     const status: Status = this.statuses.get(id) === 'KILLING' ? 'KILLED' : outcome.status;
-    this.statuses.set(id, status);
     const times = this.timesOf(id);
     times.end = clock.now();
+    logs.complete({ job: id, attempt });
+    const retry = status === 'FAILED' && !this.cancelRequested ? retryPolicyOf(this.propertiesOf(id, attempt)) : undefined;
+    if (retry !== undefined) for (const note of retry.notes) flowLog.warn(`Job ${id}: ${note}`);
+    if (retry !== undefined && attempt < retry.retries) {
+      this.scheduleRetry(id, attempt, outcome, retry.backoffMs);
+      return;
+    }
+    this.statuses.set(id, status);
     if (status === 'SUCCEEDED' && outcome.outputParams !== undefined) this.outputs.set(id, outcome.outputParams);
-    logs.complete({ job: id, attempt: ATTEMPT });
     if (outcome.message !== undefined && status !== 'SUCCEEDED') flowLog.error(`Job ${id}: ${outcome.message}`);
     flowLog.info(`Job ${id} finished with status ${status} in ${seconds(times)} seconds`);
     const payload = this.jobPayload(id, status);
@@ -249,6 +280,45 @@ export class DagRunner {
     if (outcome.message !== undefined && status !== 'SUCCEEDED') payload.message = outcome.message;
     emit('JOB_FINISHED', payload as unknown as Record<string, unknown>);
     this.step();
+  }
+
+  /** Reports the failed attempt, then starts the next one after `backoffMs` unless killed first. */
+  private scheduleRetry(id: string, attempt: number, outcome: JobOutcome, backoffMs: number): void {
+    const { flowLog, emit, clock } = this.options;
+    if (outcome.message !== undefined) flowLog.error(`Job ${id}: ${outcome.message}`);
+    flowLog.info(`Job ${id} attempt ${attempt} failed in ${seconds(this.timesOf(id))} seconds; retrying in ${backoffMs} ms`);
+    const failed = this.jobPayload(id, 'FAILED');
+    if (outcome.message !== undefined) failed.message = outcome.message;
+    emit('JOB_FINISHED', failed);
+    const next = attempt + 1;
+    this.attempts.set(id, next);
+    this.times.set(id, {});
+    emit('JOB_RETRY', { ...this.jobPayload(id, 'QUEUED'), previousAttempt: attempt, retryAt: clock.now() + backoffMs });
+    let settle: (go: boolean) => void = () => undefined;
+    const waited = new Promise<boolean>((resolve) => (settle = resolve));
+    const timer = setTimeout(() => settle(true), backoffMs);
+    const waiting: JobHandle = {
+      done: waited.then((): JobOutcome => ({ status: 'KILLED' })),
+      kill: () => {
+        clearTimeout(timer);
+        settle(false);
+      },
+    };
+    this.handles.set(id, waiting);
+    void waited.then((go) => {
+      if (this.handles.get(id) !== waiting) return;
+      this.handles.delete(id);
+      if (go) {
+        this.startJob(id, next);
+      } else {
+        this.statuses.set(id, 'KILLED');
+        const times = this.timesOf(id);
+        times.start = times.end = clock.now();
+        flowLog.info(`Job ${id} attempt ${next} was killed before it started`);
+        emit('JOB_FINISHED', this.jobPayload(id, 'KILLED'));
+        this.step();
+      }
+    });
   }
 
   private timesOf(id: string): JobTimes {
@@ -262,8 +332,21 @@ export class DagRunner {
 
   private jobPayload(id: string, status: Status): JobEventPayload & Record<string, unknown> {
     const times = this.timesOf(id);
-    const payload: JobEventPayload & Record<string, unknown> = { jobId: id, attempt: ATTEMPT, type: nodeOf(this.graph, id).type, status };
+    const payload: JobEventPayload & Record<string, unknown> = {
+      jobId: id,
+      attempt: this.attempts.get(id) ?? 0,
+      type: nodeOf(this.graph, id).type,
+      status,
+    };
     if (times.start !== undefined) payload.startTime = times.start;
+    const condition = this.conditionOutcomes.get(id);
+    if (condition !== undefined && (status === 'RUNNING' || status === 'CANCELLED')) {
+      payload.condition = {
+        expression: condition.condition,
+        met: condition.met,
+        ...(condition.reason === undefined ? {} : { reason: condition.reason }),
+      };
+    }
     if (times.end !== undefined && status !== 'RUNNING' && status !== 'KILLING' && status !== 'FAILED_FINISHING')
       payload.endTime = times.end;
     return payload;

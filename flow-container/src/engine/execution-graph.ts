@@ -24,6 +24,8 @@ export interface ExecutionNode {
   readonly members: readonly string[];
   readonly condition: string | undefined;
   readonly config: Readonly<Record<string, string>>;
+  /** Flow 1.0: properties from the job's `.properties` files (lowest precedence). */
+  readonly inherited?: Readonly<Record<string, string>>;
 }
 
 export interface ExecutionGraph {
@@ -45,6 +47,7 @@ interface MutableNode {
   members: string[];
   condition: string | undefined;
   config: Readonly<Record<string, string>>;
+  inherited?: Readonly<Record<string, string>>;
 }
 
 export function buildExecutionGraph(flow: Pick<FlowDefinition, 'nodes'>): ExecutionGraph {
@@ -66,6 +69,7 @@ export function buildExecutionGraph(flow: Pick<FlowDefinition, 'nodes'>): Execut
       members: [],
       condition: node.condition,
       config: node.config,
+      ...(node.inherited === undefined ? {} : { inherited: node.inherited }),
     });
     order.push(nestedId);
     if (flowId === null) topLevel.push(nestedId);

@@ -8,8 +8,9 @@
  * - a node is considered only when all its parents are final, and a member of an embedded flow
  *   only once that flow runs;
  * - then, in this order: disabled → SKIPPED (counts as succeeded); flow being killed → CANCELLED;
- *   flow failing under finishCurrent → CANCELLED; condition not met (`all_success` by default: a
- *   parent in the failed group) → CANCELLED; otherwise it runs, as long as fewer than
+ *   flow failing under finishCurrent → CANCELLED; condition not met (its status macro —
+ *   `all_success` by default: no parent in the failed group — then its expression on the runtime
+ *   parameters of its level, engine/conditions.ts) → CANCELLED; otherwise it runs, as long as fewer than
  *   `maxRunningJobs` jobs run. An embedded flow that is cancelled or skipped takes its nodes along;
  * - a FAILED node makes its flow and every enclosing one FAILED_FINISHING, unless all its children
  *   have a condition other than `all_success` (the failure is handled);
@@ -21,8 +22,9 @@
  */
 import type { FailureAction } from '../../../common/control-api.js';
 import { isJobFinal, type Status } from '../../../common/status.js';
-import { isConditionMet, readCondition } from './conditions.js';
+import { evaluateNodeCondition, readCondition } from './conditions.js';
 import { descendantsOf, enclosingFlows, nodeOf, type ExecutionGraph, type ExecutionNode } from './execution-graph.js';
+import { nodeOutputs } from './job-properties.js';
 
 export interface SchedulingOptions {
   failureAction: FailureAction;
@@ -38,6 +40,8 @@ export interface SchedulingInput {
   statuses: ReadonlyMap<string, Status>;
   options: SchedulingOptions;
   cancelRequested: boolean;
+  /** Output parameters of the jobs that succeeded, by nested id (read by conditions). */
+  outputs?: ReadonlyMap<string, Readonly<Record<string, string>>>;
 }
 
 export interface StatusMark {
@@ -54,8 +58,19 @@ export interface SchedulingDecisions {
   mark: StatusMark[];
   /** Lines for the flow log about how nodes were decided. */
   notes: string[];
+  /** Outcome of each node condition evaluated in this step (nodes that have one), in order. */
+  conditions: ConditionDecision[];
   /** The flow's status once these decisions are applied. */
   flowStatus: Status;
+}
+
+export interface ConditionDecision {
+  id: string;
+  /** The condition as written. */
+  condition: string;
+  met: boolean;
+  /** Why it is not met. */
+  reason?: string;
 }
 
 /** Statuses in which an embedded flow lets its members run. */
@@ -67,12 +82,28 @@ export function decideNextSteps(input: SchedulingInput): SchedulingDecisions {
   const { graph, options } = input;
   const work = new Map(input.statuses);
   const statusOf = (id: string): Status => work.get(id) ?? 'READY';
-  const decisions: SchedulingDecisions = { start: [], kill: [], mark: [], notes: [], flowStatus: 'RUNNING' };
+  const decisions: SchedulingDecisions = {
+    start: [],
+    kill: [],
+    mark: [],
+    notes: [],
+    conditions: [],
+    flowStatus: 'RUNNING',
+  };
   const mark = (id: string, status: Status): void => {
     work.set(id, status);
     decisions.mark.push({ id, status });
   };
   const maxRunning = Math.max(1, Math.floor(options.maxRunningJobs));
+  const outputs = input.outputs ?? new Map<string, Readonly<Record<string, string>>>();
+  const paramsAt =
+    (node: ExecutionNode) =>
+    (job: string, param: string): string | undefined => {
+      const id = node.flowId === null ? job : `${node.flowId}:${job}`;
+      if (!graph.nodes.has(id)) return undefined;
+      const values = nodeOutputs({ graph, outputs }, id);
+      return Object.prototype.hasOwnProperty.call(values, param) ? values[param] : undefined;
+    };
 
   const isHandledFailure = (node: ExecutionNode): boolean =>
     node.children.length > 0 && node.children.every((c) => readCondition(nodeOf(graph, c).condition).macro !== 'all_success');
@@ -123,18 +154,18 @@ export function decideNextSteps(input: SchedulingInput): SchedulingDecisions {
 
       const condition = readCondition(node.condition);
       let next: 'run' | 'SKIPPED' | 'CANCELLED';
+      let outcome: ConditionDecision | undefined;
       if (options.disabled.has(id)) next = 'SKIPPED';
       else if (killing) next = 'CANCELLED';
       else if (failing && options.failureAction === 'finishCurrent') next = 'CANCELLED';
-      else if (!isConditionMet(condition.macro, parentStatuses)) next = 'CANCELLED';
-      else next = 'run';
+      else {
+        const evaluated = evaluateNodeCondition(condition, parentStatuses, paramsAt(node));
+        next = evaluated.met ? 'run' : 'CANCELLED';
+        if (condition.text !== undefined) outcome = { id, condition: condition.text, ...evaluated };
+      }
 
       if (next === 'run' && !node.isFlow && running >= maxRunning) continue;
-      if (condition.unsupported !== undefined && next !== 'SKIPPED') {
-        decisions.notes.push(
-          `Condition "${condition.unsupported}" of "${id}" is evaluated as all_success: only the plain status macros are supported`,
-        );
-      }
+      if (outcome !== undefined) decisions.conditions.push(outcome);
       changed = true;
       if (next !== 'run') {
         if (node.isFlow) for (const inner of descendantsOf(graph, id)) mark(inner, next);

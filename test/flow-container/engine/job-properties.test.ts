@@ -111,7 +111,43 @@ describe('the properties a job sees', () => {
       'azkaban.flow.projectversion': '3',
       'azkaban.flow.submituser': 'alice',
       'azkaban.flow.start.timestamp': '2026-11-24T01:02:03.456Z',
+      'azkaban.flow.start.year': '2026',
+      'azkaban.flow.start.month': '11',
+      'azkaban.flow.start.day': '24',
+      'azkaban.flow.start.hour': '01',
+      'azkaban.flow.start.minute': '02',
+      'azkaban.flow.start.second': '03',
+      'azkaban.flow.start.milliseconds': '456',
+      'azkaban.flow.start.timezone': 'UTC',
     });
+  });
+
+  it('adds the project id and the run’s uuid when given', () => {
+    const plan = { execId: 7, projectId: 12, flowId: 'daily', projectName: 'demo', projectVersion: 3, submitUser: 'alice' };
+    const builtins = flowBuiltins(plan, Date.UTC(2026, 0, 2, 3, 4, 5, 6), 'the-uuid');
+    assert.equal(builtins['azkaban.flow.projectid'], '12');
+    assert.equal(builtins['azkaban.flow.uuid'], 'the-uuid');
+    assert.equal(builtins['azkaban.flow.start.month'], '01');
+    assert.equal(builtins['azkaban.flow.start.milliseconds'], '006');
+  });
+
+  it('gives each job its attempt and its parent and child names', () => {
+    const s = sources();
+    const layers = jobPropertyLayers(s, 'outer:y', 2);
+    assert.equal(layeredLookup(layers)('azkaban.job.attempt'), '2');
+    assert.equal(layeredLookup(layers)('azkaban.job.innodes'), 'inner');
+    assert.equal(value(s, 'a', 'azkaban.job.outnodes'), 'outer,b');
+    assert.equal(value(s, 'a', 'azkaban.job.attempt'), '0');
+  });
+
+  it('ranks Flow 1.0 inherited .properties below the flow config', () => {
+    const g = buildExecutionGraph({
+      nodes: [{ ...node('j', { own: 'job' }), inherited: { own: 'shared', base: 'shared', only: 'shared' } }],
+    });
+    const s: JobPropertySources = { graph: g, flowConfig: { only: 'flow' }, flowParams: {}, builtins: {}, outputs: new Map() };
+    assert.equal(value(s, 'j', 'own'), 'job');
+    assert.equal(value(s, 'j', 'base'), 'shared');
+    assert.equal(value(s, 'j', 'only'), 'flow');
   });
 
   it('substitutes a command with the layered properties', () => {

@@ -293,8 +293,8 @@ for (const dialect of testDialects()) {
       assert.deepEqual(c.json, { error: 'Cannot execute command frobnicate' });
       const later = await getQuery(`${t.url}/executor`, { 'session.id': alice, ajax: 'pauseFlow', execid: '1' });
       assert.deepEqual(later.json, { error: 'pauseFlow is not supported yet' });
-      const sched = await getQuery(`${t.url}/schedule`, { 'session.id': alice, ajax: 'scheduleCronFlow' });
-      assert.deepEqual(sched.json, { error: 'scheduleCronFlow is not supported yet' });
+      const sched = await getQuery(`${t.url}/schedule`, { 'session.id': alice, ajax: 'slaInfo' });
+      assert.deepEqual(sched.json, { error: 'slaInfo is not supported yet' });
     });
 
     it('refuses an upload with a file type that is not a zip', async () => {
@@ -333,9 +333,9 @@ for (const dialect of testDialects()) {
           /escape|\.\./,
         ],
         [
-          'Flow 1.0 .job files',
-          () => zipOfFiles({ 'a.job': 'type=command\ncommand=echo hi\n' }),
-          /Flow 1\.0 projects are not supported yet/,
+          'a Flow 1.0 job depending on an unknown job',
+          () => zipOfFiles({ 'a.job': 'type=command\ncommand=echo hi\ndependencies=zz\n' }),
+          /a\.job:3: job "a" depends on "zz", which is not a job of the project/,
         ],
         ['an archive with no .project file', () => zipOfFiles({ 'readme.txt': 'hello' }), /no \.project file/],
         [

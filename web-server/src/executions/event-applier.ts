@@ -11,14 +11,24 @@ import { canJobTransition, isFlowFinal, isJobFinal, isStatus, type Status } from
 import { findExecution, findJob, transitionExecution, upsertJob, type ExecutionRow } from './executions-store.js';
 import { insertEvent, lastEventSeq } from './events-store.js';
 import { finalizeJobsOf } from './jobs-finalize.js';
+import type { ExecutionStage, Metrics } from '../metrics/metrics.js';
+
+/** A stage that ended in this transaction, observed once it commits. */
+interface StageEnd {
+  stage: ExecutionStage;
+  fromMs: number;
+  toMs: number;
+}
 
 export const SIGTERM_STOP_REASON = 'the flow container was stopped by SIGTERM without a cancel (eviction or node drain)';
 
-async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerEvent, now: number): Promise<void> {
+async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerEvent, now: number, stages: StageEnd[]): Promise<void> {
   const p = e.payload as Record<string, unknown>;
   switch (e.type) {
     case 'FLOW_STARTED':
-      await transitionExecution(trx, exec.execId, 'RUNNING', now, { onlyFrom: ['PREPARING'], set: { start_time: e.time } });
+      // PREPARING began at markPreparing, the row's last update_time while it was PREPARING.
+      if (await transitionExecution(trx, exec.execId, 'RUNNING', now, { onlyFrom: ['PREPARING'], set: { start_time: e.time } }))
+        if (exec.status === 'PREPARING') stages.push({ stage: 'preparing_to_running', fromMs: exec.updateTime, toMs: now });
       await trx('execution_flows').where({ exec_id: exec.execId }).whereNull('start_time').update({ start_time: e.time });
       return;
     case 'FLOW_STATUS_CHANGED': {
@@ -38,7 +48,11 @@ async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerE
             set: { failure_reason: SIGTERM_STOP_REASON, end_time: e.time },
           })
         : await transitionExecution(trx, exec.execId, status, now, { set: { end_time: e.time } });
-      if (moved) await finalizeJobsOf(trx, exec.execId, now);
+      if (moved) {
+        await finalizeJobsOf(trx, exec.execId, now);
+        const startedAt = current?.startTime ?? null;
+        if (startedAt !== null) stages.push({ stage: 'running_to_final', fromMs: startedAt, toMs: e.time });
+      }
       return;
     }
     case 'JOB_STARTED':
@@ -75,10 +89,20 @@ async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerE
  * Stores and applies the events that extend the stored sequence; earlier ones are duplicates and
  * are acknowledged without effect; a gap stops the batch (the container resends from the ack).
  */
-export async function applyContainerEvents(db: Knex, execId: number, events: readonly ContainerEvent[], now: number): Promise<EventAck> {
+export async function applyContainerEvents(
+  db: Knex,
+  execId: number,
+  events: readonly ContainerEvent[],
+  now: number,
+  metrics?: Metrics,
+): Promise<EventAck> {
   const sorted = [...events].sort((a, b) => a.seq - b.seq);
+  const stages: StageEnd[] = [];
+  let applied = 0;
   try {
-    return await db.transaction(async (trx) => {
+    const ack = await db.transaction(async (trx) => {
+      stages.length = 0;
+      applied = 0;
       // The row lock serialises concurrent batches of one execution.
       const exec = await findExecution(trx, execId, { forUpdate: true });
       if (!exec) throw new CaissonError('EXECUTION_NOT_FOUND', `Execution ${execId} does not exist.`);
@@ -95,12 +119,16 @@ export async function applyContainerEvents(db: Knex, execId: number, events: rea
           eventTime: e.time,
           receivedAt: now,
         });
-        await applyOne(trx, exec, e, now);
+        await applyOne(trx, exec, e, now, stages);
         acked = e.seq;
+        applied++;
       }
       const after = (await findExecution(trx, execId))!;
       return { ackedSeq: acked, final: isFlowFinal(after.status), status: after.status };
     });
+    metrics?.eventsApplied.inc(applied);
+    for (const s of stages) metrics?.observeStage(s.stage, s.fromMs, s.toMs);
+    return ack;
   } catch (e) {
     if (!isUniqueViolation(e)) throw e;
     const exec = await findExecution(db, execId);

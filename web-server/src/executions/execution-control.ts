@@ -14,6 +14,7 @@ import { appendServerEvent } from './events-store.js';
 import type { ExecTokens } from './exec-token.js';
 import { findExecution, listExecutionsIn, transitionExecution, updateExecutionFields, type ExecutionRow } from './executions-store.js';
 import { finalizeJobsOf } from './jobs-finalize.js';
+import type { Metrics } from '../metrics/metrics.js';
 
 export interface ExecutionControlDeps {
   db: Knex;
@@ -26,6 +27,7 @@ export interface ExecutionControlDeps {
   heartbeatTimeoutMs: number;
   /** How often the watchdog looks; default a fifth of the timeout. */
   watchIntervalMs?: number;
+  metrics?: Metrics;
 }
 
 export type CancelOutcome = 'killed' | 'killing' | 'already-final';
@@ -101,7 +103,10 @@ export class ExecutionControl {
   /** Moves a not-yet-final execution to a final status decided by the server. */
   async endExecution(execId: number, status: 'KILLED' | 'EXECUTION_STOPPED', reason: string | undefined): Promise<boolean> {
     const now = this.deps.clock.now();
+    let startedAt: number | null = null;
     const moved = await this.deps.db.transaction(async (trx) => {
+      // Only the metrics need the run's start; without them this read is skipped.
+      if (this.deps.metrics) startedAt = (await findExecution(trx, execId))?.startTime ?? null;
       const ok = await transitionExecution(trx, execId, status, now, { set: reason ? { failure_reason: reason } : {} });
       if (ok) {
         await finalizeJobsOf(trx, execId, now);
@@ -116,6 +121,7 @@ export class ExecutionControl {
       return ok;
     });
     if (moved) {
+      if (startedAt !== null) this.deps.metrics?.observeStage('running_to_final', startedAt, now);
       this.log.info({ execId, status, reason }, `Execution ${execId} ended ${status}${reason ? `: ${reason}` : ''}.`);
       await this.deps.runtime.cleanup(execId).catch((e: unknown) => this.log.warn({ execId, err: e }, 'cleanup failed'));
     }

@@ -71,7 +71,11 @@ export class ExecutionService {
   }
 
   async detail(caller: Principal, execId: string | number | undefined): Promise<ExecutionDetail> {
-    const exec = await this.requireExecution(caller, execId, 'READ');
+    return this.detailOf(await this.requireExecution(caller, execId, 'READ'));
+  }
+
+  /** The detail of an execution already read and checked (a conditional read builds it only when it changed). */
+  async detailOf(exec: ExecutionRow): Promise<ExecutionDetail> {
     const { projectName, flow } = await loadFlowOf(this.deps.db, exec);
     return { exec, projectName, flow, jobs: await listJobs(this.deps.db, exec.execId) };
   }

@@ -11,6 +11,8 @@ import type { ExecTokens } from './exec-token.js';
 import { loadFlowOf } from './execution-plan.js';
 import type { ExecutionRow } from './executions-store.js';
 import { podEnvFrom } from './flow-params.js';
+import { updateExecutionFields } from './executions-store.js';
+import { resolveAndStoreVersionSet, type ResolutionSettings } from '../../../image-mgmt/src/version-resolver.js';
 
 /** Jobtypes the flow container runs itself; every other type needs a jobtype image. */
 export const BUILT_IN_JOBTYPES: ReadonlySet<string> = new Set(['command', 'noop', 'flow']);
@@ -21,8 +23,10 @@ export interface LaunchPlanDeps {
   /** URL flow containers use to reach this server. */
   apiUrl: () => string;
   clusterName: string;
-  /** Jobtypes this runtime can provide (solo mode: none beyond the built-ins yet). */
+  /** Jobtypes this runtime can provide without image management (ignored when `images` is set). */
   availableJobTypes: ReadonlySet<string>;
+  /** Image management (issue 4): resolve the version set at dispatch and record it on the execution. */
+  images?: { settings: ResolutionSettings; now: () => number };
 }
 
 export async function buildLaunchPlan(deps: LaunchPlanDeps, exec: ExecutionRow): Promise<LaunchPlan> {
@@ -31,7 +35,19 @@ export async function buildLaunchPlan(deps: LaunchPlanDeps, exec: ExecutionRow):
   const jobTypes = collectJobTypes(flow)
     .map((t) => t.toLowerCase())
     .filter((t) => !BUILT_IN_JOBTYPES.has(t));
-  const missing = jobTypes.filter((t) => !deps.availableJobTypes.has(t));
+  let versionSetId = exec.versionSetId;
+  // A retried or taken-over dispatch keeps the version set recorded by the first attempt.
+  if (deps.images && versionSetId === null) {
+    const resolved = await resolveAndStoreVersionSet(
+      deps.db,
+      deps.images.settings,
+      { projectId: exec.projectId, projectName, flowId: exec.flowId, jobTypes, flowParams: exec.flowParams },
+      deps.images.now(),
+    );
+    versionSetId = resolved.versionSetId;
+    await updateExecutionFields(deps.db, exec.execId, { version_set_id: versionSetId });
+  }
+  const missing = deps.images ? [] : jobTypes.filter((t) => !deps.availableJobTypes.has(t));
   if (missing.length > 0) {
     throw new CaissonError(
       'INVALID_PROJECT',
@@ -45,11 +61,11 @@ export async function buildLaunchPlan(deps: LaunchPlanDeps, exec: ExecutionRow):
     [CONTAINER_ENV.token]: deps.tokens.tokenFor(exec.tokenNonce),
     [CONTAINER_ENV.cluster]: deps.clusterName,
   };
-  if (exec.versionSetId !== null) env[CONTAINER_ENV.versionSetId] = String(exec.versionSetId);
+  if (versionSetId !== null) env[CONTAINER_ENV.versionSetId] = String(versionSetId);
   const resources: LaunchPlan['resources'] = {};
   const p = exec.flowParams;
   if (p['flow.container.cpu.request']) resources.cpu = p['flow.container.cpu.request'];
   if (p['flow.container.memory.request']) resources.memory = p['flow.container.memory.request'];
   if (p['flow.container.disk.request']) resources.disk = p['flow.container.disk.request'];
-  return { execId: exec.execId, projectName, flowId: exec.flowId, jobTypes, env, resources, versionSetId: exec.versionSetId };
+  return { execId: exec.execId, projectName, flowId: exec.flowId, jobTypes, env, resources, versionSetId };
 }

@@ -1,5 +1,5 @@
 /**
- * Submitting a flow (AJAX executeFlow, REST, later schedules): checks the caller, the options and
+ * Submitting a flow (AJAX executeFlow, REST, schedules): checks the caller, the options and
  * the parameters, then inserts the execution in READY with one job row per node, all in one
  * transaction. `concurrentOption=skip` checks for a live run of the flow under the project row's
  * lock, so two concurrent submits cannot both pass.
@@ -82,8 +82,32 @@ export interface SubmitDeps {
   nudge: () => void;
 }
 
-export async function submitExecution(deps: SubmitDeps, caller: Principal, req: SubmitRequest): Promise<Submitted> {
-  const project = await deps.projects.requireProject(caller, req.project, 'EXECUTE');
+/** A submit checked and resolved, ready to insert (see {@link insertSubmission}). */
+export interface PreparedSubmission {
+  projectId: number;
+  projectName: string;
+  flowName: string;
+  version: number;
+  submitUser: string;
+  priority: number;
+  options: ExecutionOptions;
+  params: Record<string, string>;
+  nodes: { jobId: string; jobType: string; disabled: boolean }[];
+  source: 'adhoc' | 'api' | 'scheduled';
+  scheduleId: number | null;
+}
+
+/**
+ * Checks the caller (`needed` on the project: EXECUTE for a submit, SCHEDULE for a schedule and
+ * its fires), the flow, the options and the parameters, without writing anything.
+ */
+export async function prepareSubmission(
+  deps: Pick<SubmitDeps, 'projects'>,
+  caller: Principal,
+  req: SubmitRequest,
+  needed: 'EXECUTE' | 'SCHEDULE' = 'EXECUTE',
+): Promise<PreparedSubmission> {
+  const project = await deps.projects.requireProject(caller, req.project, needed);
   const { flow, version } = await deps.projects.getFlow(caller, project.name, req.flow);
   const disabled = parseDisabled(req.disabled);
   const nodes = [...walkFlowNodes(flow)];
@@ -110,42 +134,66 @@ export async function submitExecution(deps: SubmitDeps, caller: Principal, req: 
     notifyFailureLast: req.notifyFailureLast === 'true',
   };
   const disabledSet = new Set(disabled);
-  const now = deps.clock.now();
-  const execId = await deps.db.transaction(async (trx) => {
-    if (concurrentOption === 'skip') {
-      // Serialises submits of one project: the check and the insert see the same live runs.
-      await findLiveProjectByName(trx, project.name, { forUpdate: true });
-      const live = await findExecutionsOfFlowIn(trx, project.id, flow.name, LIVE_STATUSES);
-      if (live.length > 0) {
-        throw new CaissonError(
-          'CONFLICT',
-          `Error submitting flow ${flow.name}. Flow ${flow.name} is already running with exec id ${live[0]}. Skipping execution.`,
-          {
-            details: { execIds: live },
-          },
-        );
-      }
+  return {
+    projectId: project.id,
+    projectName: project.name,
+    flowName: flow.name,
+    version,
+    submitUser: caller.username,
+    priority,
+    options,
+    params,
+    nodes: nodes.map((n) => ({ jobId: n.nestedId, jobType: n.node.type, disabled: disabledSet.has(n.nestedId) })),
+    source: req.source ?? 'adhoc',
+    scheduleId: req.scheduleId ?? null,
+  };
+}
+
+/**
+ * Inserts a prepared submit in READY with its job rows, inside the caller's transaction (so a
+ * schedule fire commits together with its execution). `concurrentOption=skip` refuses with
+ * CONFLICT while the flow has a live run.
+ */
+export async function insertSubmission(trx: Knex.Transaction, p: PreparedSubmission, now: number): Promise<number> {
+  if (p.options.concurrentOption === 'skip') {
+    // Serialises submits of one project: the check and the insert see the same live runs.
+    await findLiveProjectByName(trx, p.projectName, { forUpdate: true });
+    const live = await findExecutionsOfFlowIn(trx, p.projectId, p.flowName, LIVE_STATUSES);
+    if (live.length > 0) {
+      throw new CaissonError(
+        'CONFLICT',
+        `Error submitting flow ${p.flowName}. Flow ${p.flowName} is already running with exec id ${live[0]}. Skipping execution.`,
+        {
+          details: { execIds: live },
+        },
+      );
     }
-    const id = await insertExecution(trx, {
-      projectId: project.id,
-      projectVersion: version,
-      flowId: flow.name,
-      priority,
-      submitUser: caller.username,
-      submitTime: now,
-      executionSource: req.source ?? 'adhoc',
-      scheduleId: req.scheduleId ?? null,
-      options,
-      flowParams: params,
-    });
-    await insertJobs(
-      trx,
-      id,
-      nodes.map((n) => ({ jobId: n.nestedId, jobType: n.node.type, status: disabledSet.has(n.nestedId) ? 'DISABLED' : 'READY' })),
-      now,
-    );
-    return id;
+  }
+  const id = await insertExecution(trx, {
+    projectId: p.projectId,
+    projectVersion: p.version,
+    flowId: p.flowName,
+    priority: p.priority,
+    submitUser: p.submitUser,
+    submitTime: now,
+    executionSource: p.source,
+    scheduleId: p.scheduleId,
+    options: p.options,
+    flowParams: p.params,
   });
+  await insertJobs(
+    trx,
+    id,
+    p.nodes.map((n) => ({ jobId: n.jobId, jobType: n.jobType, status: n.disabled ? 'DISABLED' : 'READY' })),
+    now,
+  );
+  return id;
+}
+
+export async function submitExecution(deps: SubmitDeps, caller: Principal, req: SubmitRequest): Promise<Submitted> {
+  const prepared = await prepareSubmission(deps, caller, req);
+  const now = deps.clock.now();
+  const execId = await deps.db.transaction((trx) => insertSubmission(trx, prepared, now));
   deps.nudge();
-  return { execId, project: project.name, flow: flow.name };
+  return { execId, project: prepared.projectName, flow: prepared.flowName };
 }

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Clock } from '../../../common/clock.js';
 import { CaissonError } from '../../../common/errors.js';
+import { parseFlow1Project } from '../../../common/dsl/flow1.js';
 import { detectProjectFormat, parseFlow2Project } from '../../../common/dsl/flow2.js';
 import type { FlowDefinition } from '../../../common/dsl/model.js';
 import { isUniqueViolation } from '../../../common/db/dialect.js';
@@ -134,21 +135,18 @@ export class ProjectService {
     const files = await readProjectArchive(zip, this.deps.archiveLimits);
     const paths = files.map((f) => f.path);
     const format = detectProjectFormat(paths);
-    if (format === '1.0')
-      throw new CaissonError(
-        'INVALID_PROJECT',
-        'Flow 1.0 projects are not supported yet: this archive has .job files and no .project file. Upload a Flow 2.0 project (a .project file with azkaban-flow-version: 2.0 and .flow files).',
-      );
     if (format === 'none')
       throw new CaissonError(
         'INVALID_PROJECT',
-        'The archive holds no .project file: a Flow 2.0 project needs a .project file with azkaban-flow-version: 2.0 at its root, and one .flow file per flow.',
+        'The archive holds no .project file and no .job files: a Flow 2.0 project needs a .project file with azkaban-flow-version: 2.0 at its root, and one .flow file per flow; a Flow 1.0 project holds .job files.',
       );
+    // Flow 1.0 (DESIGN §6): .job files and no .project file; .properties files are shared by directory.
+    const dslSuffixes = format === '1.0' ? ['.job', '.properties'] : ['.project', '.flow'];
     const texts = new Map<string, string>();
     for (const f of files) {
-      if (f.path.endsWith('.project') || f.path.endsWith('.flow')) texts.set(f.path, f.content.toString('utf8'));
+      if (dslSuffixes.some((suffix) => f.path.endsWith(suffix))) texts.set(f.path, f.content.toString('utf8'));
     }
-    const parsed = parseFlow2Project(texts);
+    const parsed = format === '1.0' ? parseFlow1Project(texts) : parseFlow2Project(texts);
     const now = this.deps.clock.now();
     const sha256 = crypto.createHash('sha256').update(zip).digest('hex');
     const version = await this.db.transaction(async (trx) => {

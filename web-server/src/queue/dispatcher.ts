@@ -13,6 +13,7 @@ import { isFlowFinal } from '../../../common/status.js';
 import type { ExecTokens } from '../executions/exec-token.js';
 import { findExecution, type ExecutionRow } from '../executions/executions-store.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { RuntimeError, type ContainerRuntime, type LaunchPlan, type LaunchResult } from '../runtime/container-runtime.js';
 import { delay } from './abortable-delay.js';
 import { markPreparing, markStopped, renewLease } from './claims-store.js';
@@ -40,6 +41,7 @@ export interface DispatcherDeps {
   retry: DispatchRetry;
   /** Source of jitter in [0, 1); Math.random unless a test fixes it. */
   random?: () => number;
+  metrics?: Metrics;
 }
 
 /** Back-off before attempt `attempt + 1`: base·2^(attempt−1), capped, with "equal jitter" (half fixed, half random). */
@@ -91,7 +93,10 @@ export class Dispatcher {
     try {
       plan = await this.deps.buildLaunchPlan(row);
     } catch (e) {
-      if (isCaissonError(e)) return this.stop(row, log, messageOf(e), false);
+      if (isCaissonError(e)) {
+        this.deps.metrics?.launchFailures.inc({ reason: 'launch_plan' });
+        return this.stop(row, log, messageOf(e), false);
+      }
       throw e;
     }
     // The token derives from the nonce stored at claim: a retried or adopted launch carries the same one.
@@ -117,7 +122,11 @@ export class Dispatcher {
         result = await this.deps.runtime.launch(plan);
       } catch (e) {
         const message = messageOf(e);
-        if (!isTransient(e)) return this.stop(row, log, `the launch failed: ${message}`, true);
+        const transient = isTransient(e);
+        this.deps.metrics?.launchFailures.inc({
+          reason: !transient ? 'permanent' : attempt >= maxAttempts ? 'retries_exhausted' : 'transient',
+        });
+        if (!transient) return this.stop(row, log, `the launch failed: ${message}`, true);
         if (attempt >= maxAttempts) {
           return this.stop(row, log, `the launch failed ${attempt} times; last error: ${message}`, true);
         }
@@ -131,6 +140,9 @@ export class Dispatcher {
       }
       const now2 = this.deps.clock.now();
       if (await markPreparing(this.deps.db, execId, this.deps.claimer, now2, result.runtimeInfo)) {
+        // DISPATCHING began at the claim (or takeover), the claimed row's update_time.
+        this.deps.metrics?.observeStage('dispatching_to_preparing', row.updateTime, now2);
+        this.deps.metrics?.launches.inc({ result: result.adopted ? 'adopted' : 'launched' });
         log.info(
           { launchAttempts: attempt, adopted: result.adopted, tookMs: now2 - startedAt },
           `Execution ${execId} ${result.adopted ? 'adopted its existing container' : 'launched'} after ${attempt} attempt${attempt === 1 ? '' : 's'} in ${now2 - startedAt} ms; it is PREPARING.`,

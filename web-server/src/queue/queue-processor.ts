@@ -13,6 +13,7 @@ import type { Clock } from '../../../common/clock.js';
 import { ExecTokens } from '../executions/exec-token.js';
 import type { ExecutionRow } from '../executions/executions-store.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { isAbortError, Wakeup } from './abortable-delay.js';
 import { claimReady, takeOverExpired, type MintedToken } from './claims-store.js';
 import type { DispatchOutcome } from './dispatcher.js';
@@ -35,6 +36,7 @@ export interface QueueProcessorDeps {
   maxActive?: number;
   /** How long stop() lets dispatches in flight finish before aborting them (default 10 s). */
   stopGraceMs?: number;
+  metrics?: Metrics;
 }
 
 export interface QueueCounters {
@@ -99,6 +101,10 @@ export class QueueProcessor {
     this.log = deps.log.child({ component: 'queue-processor', claimer: deps.claimer });
     this.limiter = new Bottleneck({ maxConcurrent: deps.maxConcurrentLaunches, minTime: 1000 / deps.launchesPerSecond });
     this.capacity = deps.maxConcurrentLaunches + deps.batchSize;
+    deps.metrics?.setLimiterWaitingSource(() => {
+      const c = this.limiter.counts();
+      return c.RECEIVED + c.QUEUED;
+    });
   }
 
   /** Starts the loop; idempotent. A stopped processor stays stopped. */
@@ -226,6 +232,8 @@ export class QueueProcessor {
         mintToken: () => mintExecToken(this.deps.tokens),
       });
       this.counters.claimed += claimed.length;
+      // A claimed row's update_time is the claim's `now`.
+      for (const r of claimed) this.deps.metrics?.observeStage('ready_to_dispatching', r.submitTime, r.updateTime);
       if (claimed.length > 0) this.log.debug({ count: claimed.length }, `Claimed ${claimed.length} executions.`);
       rows.push(...claimed);
     }

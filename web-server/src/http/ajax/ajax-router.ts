@@ -16,11 +16,15 @@ import { getParams, type RequestParams } from '../request-params.js';
 import { sendAjax, sendAjaxError } from './azkaban-json.js';
 import { HOME_PAGE, LOGIN_PAGE } from './login-page.js';
 import { projectActions } from './project-actions.js';
+import type { ScheduleService } from '../../scheduler/schedule-service.js';
+import { scheduleActions } from './schedule-actions.js';
 
 export interface AjaxDeps {
   auth: AuthService;
   projects: ProjectService;
   executions: ExecutionService;
+  /** Without it, every /schedule action answers "not supported yet". */
+  schedules?: ScheduleService | undefined;
   sessionTtlMs: number;
   log: Logger;
 }
@@ -39,7 +43,7 @@ const LATER: Record<string, ReadonlySet<string> | 'all'> = {
     'updateProp',
     'reloadExecutors',
   ]),
-  '/schedule': 'all',
+  '/schedule': new Set(['scheduleFlow', 'fetchScheduleHistory', 'slaInfo', 'setSla']),
   '/manager': new Set([
     'fetchflowdetails',
     'fetchflownodedata',
@@ -109,7 +113,10 @@ export function ajaxRouter(deps: AjaxDeps): express.Router {
   handle('/index', manager.index);
   handle('/manager', { ...manager.ajax, ...exec.manager }, manager.byAction, manager.deleteProject);
   handle('/executor', exec.executor);
-  handle('/schedule', {});
+  if (deps.schedules) {
+    const sched = scheduleActions(deps.schedules);
+    handle('/schedule', sched.ajax, sched.byAction);
+  } else handle('/schedule', {});
   return router;
 }
 

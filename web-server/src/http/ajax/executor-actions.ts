@@ -5,6 +5,7 @@ import { executionSummary, fetchExecFlowUpdateView, fetchExecFlowView } from '..
 import type { RequestParams } from '../request-params.js';
 import type { AjaxHandler } from './ajax-router.js';
 import { sendAjax } from './azkaban-json.js';
+import { answerIfNotModified, executionETag } from '../etag.js';
 
 /** `flowOverride[name]=value` parameters. */
 export function flowOverridesFrom(params: RequestParams): Record<string, string> {
@@ -76,8 +77,10 @@ export function executorActions(executions: ExecutionService): {
       await executions.cancel(caller, params.get('execid'));
       sendAjax(res, {});
     },
-    fetchexecflow: async (caller, params, _req, res) => {
-      const d = await executions.detail(caller, params.get('execid'));
+    fetchexecflow: async (caller, params, req, res) => {
+      const exec = await executions.requireExecution(caller, params.get('execid'), 'READ');
+      if (answerIfNotModified(req, res, executionETag(exec, 'fetchexecflow'))) return;
+      const d = await executions.detailOf(exec);
       sendAjax(res, fetchExecFlowView(d.exec, d.projectName, d.flow, d.jobs));
     },
     fetchexecflowupdate: async (caller, params, _req, res) => {

@@ -4,6 +4,7 @@ import { CaissonError } from '../../../../common/errors.js';
 import type { ExecutionService } from '../../executions/execution-service.js';
 import { restExecutionView } from '../../executions/execution-views.js';
 import { jsonBody, requireCaller } from './rest-input.js';
+import { answerIfNotModified, executionETag } from '../etag.js';
 
 function stringMap(raw: unknown, name: string): Record<string, string> {
   if (raw === undefined || raw === null) return {};
@@ -53,7 +54,9 @@ export function executionRoutes(r: express.Router, executions: ExecutionService)
   });
 
   r.get('/executions/:id', async (req, res) => {
-    const d = await executions.detail(requireCaller(req), req.params.id);
+    const exec = await executions.requireExecution(requireCaller(req), req.params.id, 'READ');
+    if (answerIfNotModified(req, res, executionETag(exec, 'rest'))) return;
+    const d = await executions.detailOf(exec);
     res.json(restExecutionView(d.exec, d.projectName, d.jobs));
   });
 

@@ -13,10 +13,13 @@ import { clearSessionCookie, clientIp, sessionIdOf, setSessionCookie } from '../
 import { getParams } from '../request-params.js';
 import type { ExecutionService } from '../../executions/execution-service.js';
 import { executionRoutes } from './executions-routes.js';
+import type { ScheduleService } from '../../scheduler/schedule-service.js';
+import { scheduleRoutes } from './schedules-routes.js';
 import { jsonBody, requireCaller } from './rest-input.js';
 
 export interface RestDeps {
   executions?: ExecutionService;
+  schedules?: ScheduleService | undefined;
   auth: AuthService;
   projects: ProjectService;
   sessionTtlMs: number;
@@ -192,6 +195,7 @@ export function restRouter(deps: RestDeps): express.Router {
   });
 
   if (deps.executions) executionRoutes(r, deps.executions);
+  if (deps.schedules) scheduleRoutes(r, deps.schedules);
 
   r.use((req, _res) => {
     throw new CaissonError('NOT_FOUND', `No such endpoint: ${req.method} ${req.baseUrl}${req.path}. See docs/api.md.`);

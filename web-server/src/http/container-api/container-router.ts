@@ -18,6 +18,7 @@ import { findExecution, recordHeartbeat, updateExecutionFields, type ExecutionRo
 import { ingestLog } from '../../executions/logs.js';
 import { readProjectFile } from '../../projects/projects-store.js';
 import type { Logger } from '../../log.js';
+import type { Metrics } from '../../metrics/metrics.js';
 
 export interface ContainerApiDeps {
   db: Knex;
@@ -26,6 +27,7 @@ export interface ContainerApiDeps {
   plan: PlanSettings;
   /** How long after the end a container may still upload logs. */
   logGraceMs: number;
+  metrics?: Metrics;
 }
 
 const executions = new WeakMap<express.Request, ExecutionRow>();
@@ -113,7 +115,8 @@ export function containerRouter(deps: ContainerApiDeps): express.Router {
         );
       }
     }
-    res.json(await applyContainerEvents(db, exec.execId, body.events as ContainerEvent[], clock.now()));
+    deps.metrics?.eventBatches.inc();
+    res.json(await applyContainerEvents(db, exec.execId, body.events as ContainerEvent[], clock.now(), deps.metrics));
   });
 
   r.post('/:execId/heartbeat', async (req, res) => {
@@ -139,6 +142,8 @@ export function containerRouter(deps: ContainerApiDeps): express.Router {
       );
     }
     const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    deps.metrics?.logChunks.inc();
+    deps.metrics?.logBytes.inc(bytes.length);
     const storedUntil = await ingestLog(db, { execId: exec.execId, name: job, attempt }, offset, bytes, clock.now());
     const answer: LogAck = { storedUntil };
     res.json(answer);

@@ -1,0 +1,55 @@
+/** Data access for version sets (version_sets, stored once by hash) and per-version execution stats. */
+import type { Knex } from 'knex';
+import { isUniqueViolation } from '../../common/db/dialect.js';
+
+type Db = Knex | Knex.Transaction;
+
+export interface StoredVersionSet {
+  id: number;
+  hash: string;
+  body: string;
+  createdAt: number;
+}
+
+function toSet(r: Record<string, unknown>): StoredVersionSet {
+  return { id: Number(r.id), hash: String(r.hash), body: String(r.body), createdAt: Number(r.created_at) };
+}
+
+/**
+ * Stores a version set once by its hash and resolves to its id. Two servers inserting the same set
+ * concurrently: one insert wins on uq_version_sets_hash, the other reads the winner's row.
+ */
+export async function storeVersionSet(db: Knex, hash: string, body: string, now: number): Promise<number> {
+  const existing = (await db('version_sets').where({ hash }).first('id')) as { id: number } | undefined;
+  if (existing) return Number(existing.id);
+  try {
+    const [id] = await db('version_sets').insert({ hash, body, created_at: now });
+    return Number(id);
+  } catch (e) {
+    if (!isUniqueViolation(e)) throw e;
+    const row = (await db('version_sets').where({ hash }).first('id')) as { id: number } | undefined;
+    if (!row) throw e;
+    return Number(row.id);
+  }
+}
+
+export async function findVersionSet(db: Db, id: number): Promise<StoredVersionSet | undefined> {
+  const r = (await db('version_sets').where({ id }).first()) as Record<string, unknown> | undefined;
+  return r ? toSet(r) : undefined;
+}
+
+export async function findVersionSets(db: Db, ids: readonly number[]): Promise<StoredVersionSet[]> {
+  if (ids.length === 0) return [];
+  const rows = (await db('version_sets').whereIn('id', [...ids])) as Record<string, unknown>[];
+  return rows.map(toSet);
+}
+
+/** Execution counts per version set and status (finished or not), for the per-version statistics. */
+export async function countExecutionsByVersionSet(db: Db): Promise<{ versionSetId: number; status: string; n: number }[]> {
+  const rows = (await db('execution_flows')
+    .whereNotNull('version_set_id')
+    .select('version_set_id', 'status')
+    .count({ n: '*' })
+    .groupBy('version_set_id', 'status')) as Record<string, unknown>[];
+  return rows.map((r) => ({ versionSetId: Number(r.version_set_id), status: String(r.status), n: Number(r.n) }));
+}

@@ -1,0 +1,48 @@
+/**
+ * HTTP side of the metrics: the unauthenticated `/metrics` endpoint (operators restrict it at the
+ * ingress, like /healthz) and the middleware timing every request by its matched route.
+ */
+import type express from 'express';
+import type { Knex } from 'knex';
+import type { Clock } from '../../../common/clock.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from './metrics.js';
+import { readQueueDepth } from './queue-depth-store.js';
+
+export interface MetricsEndpointDeps {
+  db: Knex;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/** GET /metrics: refreshes the queue gauges with one query, then renders the registry. */
+export function metricsHandler(deps: MetricsEndpointDeps): express.RequestHandler {
+  return async (_req, res) => {
+    try {
+      deps.metrics.setQueueDepth(await readQueueDepth(deps.db), deps.clock.now());
+    } catch (e) {
+      // The rest of the metrics are still worth serving when the database does not answer.
+      deps.log.warn({ err: e }, 'reading the queue depth for /metrics failed; serving the other metrics');
+    }
+    res.setHeader('content-type', deps.metrics.contentType);
+    res.send(await deps.metrics.render());
+  };
+}
+
+/**
+ * Times each request and records it under its matched route (`baseUrl + route.path`), never the
+ * raw URL, so ids in paths do not multiply series; requests no route matched count as "unmatched".
+ */
+export function httpMetricsMiddleware(metrics: Metrics): express.RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const routePath = (req.route as { path?: unknown } | undefined)?.path;
+      const route = typeof routePath === 'string' ? `${req.baseUrl}${routePath}` : 'unmatched';
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.httpDuration.observe({ method: req.method, route, status_code: String(res.statusCode) }, seconds);
+    });
+    next();
+  };
+}
