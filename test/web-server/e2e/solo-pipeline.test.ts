@@ -78,6 +78,32 @@ const STEPS = `nodes:
 
 type Json = Record<string, unknown>;
 
+/** The runtime's marker in a process's environment (FLOW_CONTAINER_SESSION=<execId>.<uuid>), if any. */
+function markerOf(pid: number): string | undefined {
+  try {
+    return fs
+      .readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\u0000')
+      .find((v) => v.startsWith('FLOW_CONTAINER_SESSION='));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Processes a container started (its jobs), found by the container's own marker. */
+function processesMarked(marker: string): { pid: number; cmdline: string }[] {
+  const out: { pid: number; cmdline: string }[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || markerOf(Number(d)) !== marker) continue;
+    try {
+      out.push({ pid: Number(d), cmdline: fs.readFileSync(`/proc/${d}/cmdline`, 'utf8') });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}
+
 for (const dialect of testDialects()) {
   describe(`running flows end to end in solo mode [${dialect}]`, function () {
     this.timeout(120_000);
@@ -200,6 +226,12 @@ for (const dialect of testDialects()) {
       assert.equal(running.status, 'RUNNING');
       const rest = await restCall(`${t.url}/api/v1/executions/${execid}`, 'GET', { cookie: `azkaban.browser.session.id=${admin}` });
       const pid = Number((rest.json.runtime as Json).pid);
+      const marker = markerOf(pid);
+      assert.ok(marker?.startsWith(`FLOW_CONTAINER_SESSION=${execid}.`), `the container carries the runtime's marker (${marker})`);
+      const jobPids = await waitFor('the job process to appear', async () => {
+        const found = processesMarked(marker!).filter((p) => p.cmdline.includes('sleep\u0000600'));
+        return found.length > 0 ? found.map((p) => p.pid) : undefined;
+      });
       const started = Date.now();
       const c = await postForm(`${t.url}/executor`, { 'session.id': admin, ajax: 'cancelFlow', execid: String(execid) });
       assert.deepEqual(c.json, {});
@@ -207,17 +239,7 @@ for (const dialect of testDialects()) {
       assert.equal(f.status, 'KILLED');
       assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
       await waitFor('the container process to be gone', async () => !processAlive(pid), 10_000);
-      const sleeps = fs
-        .readdirSync('/proc')
-        .filter((d) => /^\d+$/.test(d))
-        .filter((d) => {
-          try {
-            return fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').includes('sleep\u0000600');
-          } catch {
-            return false;
-          }
-        });
-      assert.deepEqual(sleeps, [], 'no sleep 600 left running');
+      for (const jobPid of jobPids) assert.equal(processAlive(jobPid), false, `job process ${jobPid} is gone`);
       const again = await postForm(`${t.url}/executor`, { 'session.id': admin, ajax: 'cancelFlow', execid: String(execid) });
       assert.match(String(again.json.error), /isn't running/);
     });
