@@ -28,7 +28,13 @@ async function claimCost(db: Knex, claims: number): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < claims; i++) {
     const start = process.hrtime.bigint();
-    const rows = await claimReady(db, { claimer: 'bench', now: Date.now(), leaseMs: 60_000, limit: 50, mintToken: () => mintExecToken(tokens) });
+    const rows = await claimReady(db, {
+      claimer: 'bench',
+      now: Date.now(),
+      leaseMs: 60_000,
+      limit: 50,
+      mintToken: () => mintExecToken(tokens),
+    });
     times.push(msSince(start));
     if (rows.length !== 50) throw new Error(`a claim took ${rows.length} rows, expected 50`);
     await resetToReady(
@@ -69,7 +75,9 @@ export const claimDepth: Benchmark = {
           figure('claim of 50 at 100,000 READY (median of a round)', 'ms', large),
           figure('ratio 100,000 / 1,000', '×', ratios, { op: '<=', value: 1.5 }),
         ],
-        notes: [`Each round: ${claims} claims per depth; a claim is one transaction (SELECT … FOR UPDATE SKIP LOCKED, UPDATE, re-read) and its commit.`],
+        notes: [
+          `Each round: ${claims} claims per depth; a claim is one transaction (SELECT … FOR UPDATE SKIP LOCKED, UPDATE, re-read) and its commit.`,
+        ],
       };
     } finally {
       await shallow.dispose();

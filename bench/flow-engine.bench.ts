@@ -85,7 +85,8 @@ async function containerRun(execId: number, n: number, parallel: number): Promis
     const started = api.eventsOfType('FLOW_STARTED')[0];
     const finished = api.eventsOfType('FLOW_FINISHED')[0];
     if (!started || !finished) throw new Error('the container reported no FLOW_STARTED/FLOW_FINISHED');
-    if ((finished.payload as { status?: string }).status !== 'SUCCEEDED') throw new Error(`the flow ended ${JSON.stringify(finished.payload)}`);
+    if ((finished.payload as { status?: string }).status !== 'SUCCEEDED')
+      throw new Error(`the flow ended ${JSON.stringify(finished.payload)}`);
     return finished.time - started.time;
   } finally {
     await api.stop();
@@ -107,7 +108,8 @@ export const flowEngine: Benchmark = {
       ctx.log(`  ${shape}: ${perJob.map((x) => x.toFixed(3)).join(', ')} ms per job`);
       figures.push(figure(`scheduling core, 1,000 noop jobs, ${shape}: time per job`, 'ms', perJob, { op: '<=', value: 1 }));
     }
-    const jobs = 200;
+    // Quick runs use fewer jobs: on this machine a process spawn costs tens of milliseconds.
+    const jobs = ctx.quick ? 48 : 200;
     const parallel = 8;
     const engineRounds = ctx.quick ? 1 : 3;
     const ratios: number[] = [];

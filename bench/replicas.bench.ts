@@ -70,7 +70,7 @@ export const replicas: Benchmark = {
   id: '5',
   title: 'three web-server processes on one MariaDB',
   async run(ctx) {
-    const n = ctx.quick ? 900 : 3_000;
+    const n = ctx.quick ? 600 : 3_000;
     const rounds = ctx.quick ? 1 : 3;
     const tdb = await createTestDatabase('mysql', migrateToLatest);
     try {
@@ -97,7 +97,9 @@ export const replicas: Benchmark = {
             const unique = new Set(launched);
             duplicates += launched.length - unique.size;
             lost += n - unique.size;
-            ctx.log(`  round ${round + 1}, ${k} process(es): ${n} executions in ${ms.toFixed(0)} ms, ${launched.length - unique.size} duplicate(s), ${n - unique.size} lost`);
+            ctx.log(
+              `  round ${round + 1}, ${k} process(es): ${n} executions in ${ms.toFixed(0)} ms, ${launched.length - unique.size} duplicate(s), ${n - unique.size} lost`,
+            );
           } finally {
             await Promise.all(procs.map(stopReplica));
           }

@@ -26,7 +26,7 @@ export const statusPolling: Benchmark = {
   title: 'status polling (fetchexecflow, REST status)',
   async run(ctx) {
     const rounds = ctx.quick ? 1 : 3;
-    const duration = ctx.quick ? 3 : 10;
+    const duration = ctx.quick ? 2 : 10;
     const connections = 16;
     const tdb = await createTestDatabase('mysql', migrateToLatest);
     const child = fork(path.join(here, 'support', 'server-process.ts'), [tdb.url, JSON.stringify({ CAISSON_MIGRATE_ON_START: 'false' })], {
@@ -73,7 +73,8 @@ export const statusPolling: Benchmark = {
           for (let r = 0; r < rounds; r++) {
             const res = await autocannon({ url: target, connections, duration, headers });
             const wrong = Object.entries(res.statusCodeStats).filter(([code]) => code !== expected);
-            if (wrong.length > 0 || res.errors > 0) throw new Error(`${name}: unexpected answers ${JSON.stringify(res.statusCodeStats)}, ${res.errors} errors`);
+            if (wrong.length > 0 || res.errors > 0)
+              throw new Error(`${name}: unexpected answers ${JSON.stringify(res.statusCodeStats)}, ${res.errors} errors`);
             rps.push(res.requests.average);
             p99.push(res.latency.p99);
             ctx.log(`  ${name}${conditional ? ' (304)' : ''}: ${res.requests.average.toFixed(0)} req/s, p99 ${res.latency.p99} ms`);
@@ -83,7 +84,9 @@ export const statusPolling: Benchmark = {
           figures.push(figure(`${label}: p99 latency`, 'ms', p99, { op: '<=', value: 20 }));
         }
       }
-      notes.push(`${connections} connections, ${duration} s per round; autocannon runs in the benchmark's process, the server in its own; both share the machine's cores with MariaDB.`);
+      notes.push(
+        `${connections} connections, ${duration} s per round; autocannon runs in the benchmark's process, the server in its own; both share the machine's cores with MariaDB.`,
+      );
       return { figures, notes };
     } finally {
       const exited = once(child, 'exit');

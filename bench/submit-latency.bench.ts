@@ -39,7 +39,13 @@ export const submitLatency: Benchmark = {
           const start = process.hrtime.bigint();
           const res = await fetch(`${bench.url}/executor`, {
             method: 'POST',
-            body: new URLSearchParams({ 'session.id': session, ajax: 'executeFlow', project: 'latency', flow: 'latency', concurrentOption: 'ignore' }),
+            body: new URLSearchParams({
+              'session.id': session,
+              ajax: 'executeFlow',
+              project: 'latency',
+              flow: 'latency',
+              concurrentOption: 'ignore',
+            }),
           });
           const body = (await res.json()) as Record<string, unknown>;
           const execId = Number(body.execid);

@@ -52,20 +52,37 @@ export async function startBenchServer(databaseUrl: string, env: Record<string, 
 
 /** Logs in through the AJAX API; returns the session id. */
 export async function benchLogin(url: string): Promise<string> {
-  const r = await fetch(`${url}/`, { method: 'POST', body: new URLSearchParams({ action: 'login', username: 'azkaban', password: BENCH_ADMIN_PASSWORD }) });
+  const r = await fetch(`${url}/`, {
+    method: 'POST',
+    body: new URLSearchParams({ action: 'login', username: 'azkaban', password: BENCH_ADMIN_PASSWORD }),
+  });
   const body = (await r.json()) as Record<string, unknown>;
   if (typeof body['session.id'] !== 'string') throw new Error(`login failed: ${JSON.stringify(body)}`);
   return body['session.id'];
 }
 
 /** Creates a project and uploads one flow file to it through the AJAX API. */
-export async function uploadFlow(url: string, session: string, project: string, flowName: string, flowYaml: string, zip: (files: Record<string, string>) => Buffer): Promise<void> {
-  await fetch(`${url}/manager?action=create`, { method: 'POST', body: new URLSearchParams({ 'session.id': session, name: project, description: project }) });
+export async function uploadFlow(
+  url: string,
+  session: string,
+  project: string,
+  flowName: string,
+  flowYaml: string,
+  zip: (files: Record<string, string>) => Buffer,
+): Promise<void> {
+  await fetch(`${url}/manager?action=create`, {
+    method: 'POST',
+    body: new URLSearchParams({ 'session.id': session, name: project, description: project }),
+  });
   const form = new FormData();
   form.append('session.id', session);
   form.append('ajax', 'upload');
   form.append('project', project);
-  form.append('file', new Blob([zip({ 'p.project': 'azkaban-flow-version: 2.0\n', [`${flowName}.flow`]: flowYaml })], { type: 'application/zip' }), 'p.zip');
+  form.append(
+    'file',
+    new Blob([zip({ 'p.project': 'azkaban-flow-version: 2.0\n', [`${flowName}.flow`]: flowYaml })], { type: 'application/zip' }),
+    'p.zip',
+  );
   const r = await fetch(`${url}/manager`, { method: 'POST', body: form });
   const body = (await r.json()) as Record<string, unknown>;
   if (body.error) throw new Error(`upload failed: ${String(body.error)}`);

@@ -61,7 +61,10 @@ export async function resetToReady(db: Knex, ids: readonly number[]): Promise<vo
 }
 
 export async function statusCounts(db: Knex): Promise<Record<string, number>> {
-  const rows = (await db('execution_flows').select('status').count({ n: '*' }).groupBy('status')) as { status: string; n: number | string }[];
+  const rows = (await db('execution_flows').select('status').count({ n: '*' }).groupBy('status')) as {
+    status: string;
+    n: number | string;
+  }[];
   return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
 }
 
@@ -83,5 +86,7 @@ export async function seedJobs(db: Knex, execId: number, jobIds: readonly string
       update_time: now + i + 1,
     })),
   );
-  await db('execution_flows').where({ exec_id: execId }).update({ status: 'RUNNING', start_time: now, update_time: now + jobIds.length });
+  await db('execution_flows')
+    .where({ exec_id: execId })
+    .update({ status: 'RUNNING', start_time: now, update_time: now + jobIds.length });
 }

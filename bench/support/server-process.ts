@@ -17,7 +17,11 @@ const bench = await startBenchServer(databaseUrl, env);
 process.send?.({ type: 'ready', url: bench.url });
 process.on('message', (m: { type: string }) => {
   if (m.type === 'stats') {
-    const stats: Stats = { type: 'stats', counters: { ...bench.server.queue.stats() }, launched: bench.runtime.launched.map((p) => p.execId) };
+    const stats: Stats = {
+      type: 'stats',
+      counters: { ...bench.server.queue.stats() },
+      launched: bench.runtime.launched.map((p) => p.execId),
+    };
     process.send?.(stats);
   } else if (m.type === 'stop') {
     bench.stop().then(

@@ -73,7 +73,7 @@ export const CONTAINER_OPTIONS = {
     key: 'jobtypesDir',
     parse: (raw: string) => path.resolve(parsers.nonEmpty(raw)),
     default: '',
-    doc: 'Directory of jobtype payloads (not used yet).',
+    doc: 'Directory of jobtype payloads, one subdirectory per plugin jobtype (docs/jobtypes.md).',
   }),
   versionSetId: option({
     env: CONTAINER_ENV.versionSetId,

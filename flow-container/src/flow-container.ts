@@ -176,7 +176,7 @@ export class FlowContainer {
         paths: { projectDir: this.paths.projectDir, jobLogsDir: this.paths.jobLogsDir, outputsDir: this.paths.outputsDir },
         jobBaseEnv: this.config.jobBaseEnv,
         killGraceMs: this.config.killGraceMs,
-        jobtypes: builtInJobtypes(),
+        jobtypes: builtInJobtypes(this.config.jobtypesDir, (m) => this.flowLog.warn(m)),
         emit: (type: ContainerEventType, payload) => reporter.emit(type, payload),
         flowLog: this.flowLog,
         logs: this.logs,

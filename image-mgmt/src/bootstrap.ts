@@ -38,7 +38,14 @@ export async function registerBuiltInImages(db: Knex, images: readonly BuiltInIm
           actor: SYSTEM_ACTOR,
           now,
         });
-        await appendImageAudit(trx, { actor: SYSTEM_ACTOR, action: 'register-built-in', entityType: 'image_type', entityId: name, after: image, at: now });
+        await appendImageAudit(trx, {
+          actor: SYSTEM_ACTOR,
+          action: 'register-built-in',
+          entityType: 'image_type',
+          entityId: name,
+          after: image,
+          at: now,
+        });
       });
       registered.push(name);
     } catch (e) {

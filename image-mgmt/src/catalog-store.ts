@@ -113,7 +113,11 @@ export async function deleteOwnership(db: Db, typeId: number, ownerKind: string,
 
 export async function listOwnerships(db: Db, typeId: number): Promise<OwnershipRow[]> {
   const rows = (await db('image_ownerships').where({ type_id: typeId }).orderBy(['owner_kind', 'owner'])) as Record<string, unknown>[];
-  return rows.map((r) => ({ ownerKind: String(r.owner_kind) as 'user' | 'group', owner: String(r.owner), role: String(r.role) as OwnerRole }));
+  return rows.map((r) => ({
+    ownerKind: String(r.owner_kind) as 'user' | 'group',
+    owner: String(r.owner),
+    role: String(r.role) as OwnerRole,
+  }));
 }
 
 export interface NewVersion {
@@ -157,7 +161,11 @@ export async function findImageVersionById(db: Db, id: number): Promise<ImageVer
 }
 
 /** A type's versions, oldest first by numeric order (ix_image_versions_order). */
-export async function listImageVersions(db: Db, typeId: number, filter: { version?: string; state?: string } = {}): Promise<ImageVersion[]> {
+export async function listImageVersions(
+  db: Db,
+  typeId: number,
+  filter: { version?: string; state?: string } = {},
+): Promise<ImageVersion[]> {
   const q = versionsQuery(db).where('v.type_id', typeId);
   if (filter.version !== undefined) q.andWhere('v.version', filter.version);
   if (filter.state !== undefined) q.andWhere('v.state', filter.state);
@@ -168,7 +176,9 @@ export async function listImageVersions(db: Db, typeId: number, filter: { versio
 /** Versions of several types at once (the dispatch resolver), oldest first. */
 export async function listVersionsOfTypes(db: Db, typeIds: readonly number[]): Promise<ImageVersion[]> {
   if (typeIds.length === 0) return [];
-  const rows = (await versionsQuery(db).whereIn('v.type_id', [...typeIds]).orderBy(['v.type_id', 'v.version_key'])) as Record<string, unknown>[];
+  const rows = (await versionsQuery(db)
+    .whereIn('v.type_id', [...typeIds])
+    .orderBy(['v.type_id', 'v.version_key'])) as Record<string, unknown>[];
   return rows.map(toVersion);
 }
 

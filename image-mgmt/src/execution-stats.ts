@@ -32,5 +32,7 @@ export function aggregateVersionStats(
       byKey.set(key, s);
     }
   }
-  return [...byKey.values()].sort((a, b) => (a.imageType === b.imageType ? (a.version < b.version ? -1 : 1) : a.imageType < b.imageType ? -1 : 1));
+  return [...byKey.values()].sort((a, b) =>
+    a.imageType === b.imageType ? (a.version < b.version ? -1 : 1) : a.imageType < b.imageType ? -1 : 1,
+  );
 }

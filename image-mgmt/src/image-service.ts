@@ -40,7 +40,13 @@ export class ImageService {
   }
 
   /** The type (locked when inside a transaction that asks for it) after checking the caller's right. */
-  private async typeFor(db: Knex | Knex.Transaction, name: string, caller: ImageCaller, action: ImageAction, lock = false): Promise<ImageTypeRow> {
+  private async typeFor(
+    db: Knex | Knex.Transaction,
+    name: string,
+    caller: ImageCaller,
+    action: ImageAction,
+    lock = false,
+  ): Promise<ImageTypeRow> {
     const type = await catalog.findImageTypeByName(db, name, { forUpdate: lock });
     if (!type) {
       if (!caller.isAdmin) throw new CaissonError('FORBIDDEN', FORBIDDEN_MESSAGE);
@@ -59,7 +65,14 @@ export class ImageService {
       return await this.db.transaction(async (trx) => {
         const id = await catalog.insertImageType(trx, { ...req, actor: caller.username, now });
         await catalog.upsertOwnerships(trx, id, req.owners, caller.username, now);
-        await appendImageAudit(trx, { actor: caller.username, action: 'create', entityType: 'image_type', entityId: req.name, after: req, at: now });
+        await appendImageAudit(trx, {
+          actor: caller.username,
+          action: 'create',
+          entityType: 'image_type',
+          entityId: req.name,
+          after: req,
+          at: now,
+        });
         return id;
       });
     } catch (e) {
@@ -91,7 +104,15 @@ export class ImageService {
       const before = await catalog.listOwnerships(trx, type.id);
       await catalog.upsertOwnerships(trx, type.id, owners, caller.username, now);
       const after = await catalog.listOwnerships(trx, type.id);
-      await appendImageAudit(trx, { actor: caller.username, action: 'update-owners', entityType: 'image_type', entityId: type.name, before, after, at: now });
+      await appendImageAudit(trx, {
+        actor: caller.username,
+        action: 'update-owners',
+        entityType: 'image_type',
+        entityId: type.name,
+        before,
+        after,
+        at: now,
+      });
       return after;
     });
   }
@@ -103,9 +124,18 @@ export class ImageService {
       const before = await catalog.listOwnerships(trx, type.id);
       const after = before.filter((o) => !(o.owner === owner && o.ownerKind === ownerKind));
       if (after.length === before.length) throw new CaissonError('NOT_FOUND', `${owner} is not an owner of image type ${type.name}`);
-      if (!after.some((o) => o.role === 'ADMIN')) throw new CaissonError('BAD_REQUEST', `image type ${type.name} must keep at least one ADMIN owner`);
+      if (!after.some((o) => o.role === 'ADMIN'))
+        throw new CaissonError('BAD_REQUEST', `image type ${type.name} must keep at least one ADMIN owner`);
       await catalog.deleteOwnership(trx, type.id, ownerKind, owner);
-      await appendImageAudit(trx, { actor: caller.username, action: 'update-owners', entityType: 'image_type', entityId: type.name, before, after, at: now });
+      await appendImageAudit(trx, {
+        actor: caller.username,
+        action: 'update-owners',
+        entityType: 'image_type',
+        entityId: type.name,
+        before,
+        after,
+        at: now,
+      });
       return after;
     });
   }
@@ -118,11 +148,19 @@ export class ImageService {
         const type = await this.typeFor(trx, req.imageType, caller, 'write', true);
         if (req.state === 'ACTIVE') await catalog.demoteActiveVersion(trx, type.id, caller.username, now);
         const id = await catalog.insertImageVersion(trx, { ...req, typeId: type.id, actor: caller.username, now });
-        await appendImageAudit(trx, { actor: caller.username, action: 'create', entityType: 'image_version', entityId: `${type.name}:${req.version}`, after: req, at: now });
+        await appendImageAudit(trx, {
+          actor: caller.username,
+          action: 'create',
+          entityType: 'image_version',
+          entityId: `${type.name}:${req.version}`,
+          after: req,
+          at: now,
+        });
         return id;
       });
     } catch (e) {
-      if (isUniqueViolation(e)) throw new CaissonError('CONFLICT', `version ${req.version} of image type ${req.imageType} already exists`, { cause: e });
+      if (isUniqueViolation(e))
+        throw new CaissonError('CONFLICT', `version ${req.version} of image type ${req.imageType} already exists`, { cause: e });
       throw e;
     }
   }
@@ -145,15 +183,25 @@ export class ImageService {
       return await this.db.transaction(async (trx) => {
         const type = await this.typeFor(trx, req.imageType, caller, 'write', true);
         const before = await catalog.findImageVersionById(trx, versionId);
-        if (!before || before.typeId !== type.id) throw new CaissonError('NOT_FOUND', `image version ${versionId} of image type ${type.name} does not exist`);
+        if (!before || before.typeId !== type.id)
+          throw new CaissonError('NOT_FOUND', `image version ${versionId} of image type ${type.name} does not exist`);
         if (req.state === 'ACTIVE' && before.state !== 'ACTIVE') await catalog.demoteActiveVersion(trx, type.id, caller.username, now);
         await catalog.updateImageVersion(trx, versionId, { ...req, typeId: type.id, actor: caller.username, now });
         const after = (await catalog.findImageVersionById(trx, versionId))!;
-        await appendImageAudit(trx, { actor: caller.username, action: 'update', entityType: 'image_version', entityId: `${type.name}:${before.version}`, before, after, at: now });
+        await appendImageAudit(trx, {
+          actor: caller.username,
+          action: 'update',
+          entityType: 'image_version',
+          entityId: `${type.name}:${before.version}`,
+          before,
+          after,
+          at: now,
+        });
         return after;
       });
     } catch (e) {
-      if (isUniqueViolation(e)) throw new CaissonError('CONFLICT', `that version of image type ${req.imageType} already exists`, { cause: e });
+      if (isUniqueViolation(e))
+        throw new CaissonError('CONFLICT', `that version of image type ${req.imageType} already exists`, { cause: e });
       throw e;
     }
   }
@@ -166,13 +214,25 @@ export class ImageService {
     await this.db.transaction(async (trx) => {
       const type = await this.typeFor(trx, name, caller, 'write', true);
       const before = await catalog.findImageVersionById(trx, versionId);
-      if (!before || before.typeId !== type.id) throw new CaissonError('NOT_FOUND', `image version ${versionId} of image type ${type.name} does not exist`);
+      if (!before || before.typeId !== type.id)
+        throw new CaissonError('NOT_FOUND', `image version ${versionId} of image type ${type.name} does not exist`);
       if ((await rampups.countRowsOnVersion(trx, versionId)) > 0) {
-        if (!force) throw new CaissonError('CONFLICT', `image version ${before.version} is used by a ramp-up plan; pass forceDelete=true to delete it with its ramp-up rows`);
+        if (!force)
+          throw new CaissonError(
+            'CONFLICT',
+            `image version ${before.version} is used by a ramp-up plan; pass forceDelete=true to delete it with its ramp-up rows`,
+          );
         await rampups.deleteRowsOnVersion(trx, versionId);
       }
       await catalog.deleteImageVersion(trx, versionId);
-      await appendImageAudit(trx, { actor: caller.username, action: 'delete', entityType: 'image_version', entityId: `${type.name}:${before.version}`, before, at: now });
+      await appendImageAudit(trx, {
+        actor: caller.username,
+        action: 'delete',
+        entityType: 'image_version',
+        entityId: `${type.name}:${before.version}`,
+        before,
+        at: now,
+      });
     });
   }
 
@@ -194,18 +254,37 @@ export class ImageService {
         const activate = req.activatePlan || req.forceActivatePlan;
         if (current && activate) {
           if (!req.forceActivatePlan) {
-            throw new CaissonError('CONFLICT', `image type ${type.name} already has an active ramp-up plan "${current.name}"; set forceActivatePlan to replace it`);
+            throw new CaissonError(
+              'CONFLICT',
+              `image type ${type.name} already has an active ramp-up plan "${current.name}"; set forceActivatePlan to replace it`,
+            );
           }
           await rampups.deactivatePlan(trx, type.id, caller.username, now);
         }
-        const id = await rampups.insertPlan(trx, { typeId: type.id, name: req.planName, description: req.description, active: activate, actor: caller.username, now });
+        const id = await rampups.insertPlan(trx, {
+          typeId: type.id,
+          name: req.planName,
+          description: req.description,
+          active: activate,
+          actor: caller.username,
+          now,
+        });
         await rampups.replacePlanRows(trx, id, rows, caller.username, now);
-        await appendImageAudit(trx, { actor: caller.username, action: 'create', entityType: 'image_rampup', entityId: type.name, before: current, after: req, at: now });
+        await appendImageAudit(trx, {
+          actor: caller.username,
+          action: 'create',
+          entityType: 'image_rampup',
+          entityId: type.name,
+          before: current,
+          after: req,
+          at: now,
+        });
         return id;
       });
     } catch (e) {
       // Two concurrent creates: uq_image_rampup_plans_active lets one win.
-      if (isUniqueViolation(e)) throw new CaissonError('CONFLICT', `image type ${req.imageType} already has an active ramp-up plan`, { cause: e });
+      if (isUniqueViolation(e))
+        throw new CaissonError('CONFLICT', `image type ${req.imageType} already has an active ramp-up plan`, { cause: e });
       throw e;
     }
   }
@@ -229,7 +308,14 @@ export class ImageService {
       if (!before) throw new CaissonError('NOT_FOUND', `image type ${type.name} has no active ramp-up plan`);
       if (!req.keepActive) {
         await rampups.deactivatePlan(trx, type.id, caller.username, now);
-        await appendImageAudit(trx, { actor: caller.username, action: 'deactivate', entityType: 'image_rampup', entityId: type.name, before, at: now });
+        await appendImageAudit(trx, {
+          actor: caller.username,
+          action: 'deactivate',
+          entityType: 'image_rampup',
+          entityId: type.name,
+          before,
+          at: now,
+        });
         return undefined;
       }
       const merged = new Map<string, RampupInput>(before.rows.map((r) => [r.version, r]));
@@ -238,7 +324,15 @@ export class ImageService {
       checkPlanTotal(rows);
       await rampups.replacePlanRows(trx, before.id, await this.rowsWithIds(trx, type.id, type.name, rows), caller.username, now);
       const after = (await rampups.findActivePlan(trx, type.id))!;
-      await appendImageAudit(trx, { actor: caller.username, action: 'update', entityType: 'image_rampup', entityId: type.name, before, after, at: now });
+      await appendImageAudit(trx, {
+        actor: caller.username,
+        action: 'update',
+        entityType: 'image_rampup',
+        entityId: type.name,
+        before,
+        after,
+        at: now,
+      });
       return after;
     });
   }
@@ -255,7 +349,11 @@ export class ImageService {
         rampupPlan: plan
           ? {
               planName: plan.name,
-              imageRampups: plan.rows.map((r) => ({ imageVersion: r.version, rampupPercentage: r.percentage, stabilityTag: r.stabilityTag })),
+              imageRampups: plan.rows.map((r) => ({
+                imageVersion: r.version,
+                rampupPercentage: r.percentage,
+                stabilityTag: r.stabilityTag,
+              })),
             }
           : null,
       });
@@ -289,8 +387,23 @@ export class ImageService {
         const type = await this.typeFor(trx, imageName, caller, 'write');
         const version = (await catalog.listImageVersions(trx, type.id, { version: imageVersion }))[0];
         if (!version) throw new CaissonError('BAD_REQUEST', `image type ${type.name} has no version ${imageVersion}`);
-        const id = await rampRules.insertRampRule(trx, { name: ruleName, typeId: type.id, versionId: version.id, highPriority: false, owners: [caller.username], actor: caller.username, now });
-        await appendImageAudit(trx, { actor: caller.username, action: 'create', entityType: 'ramp_rule', entityId: ruleName, after: { ruleName, imageName, imageVersion }, at: now });
+        const id = await rampRules.insertRampRule(trx, {
+          name: ruleName,
+          typeId: type.id,
+          versionId: version.id,
+          highPriority: false,
+          owners: [caller.username],
+          actor: caller.username,
+          now,
+        });
+        await appendImageAudit(trx, {
+          actor: caller.username,
+          action: 'create',
+          entityType: 'ramp_rule',
+          entityId: ruleName,
+          after: { ruleName, imageName, imageVersion },
+          at: now,
+        });
         return id;
       });
     } catch (e) {
@@ -307,8 +420,23 @@ export class ImageService {
     const now = this.deps.clock.now();
     try {
       return await this.db.transaction(async (trx) => {
-        const id = await rampRules.insertRampRule(trx, { name: ruleName, typeId: null, versionId: null, highPriority: true, owners: [caller.username], actor: caller.username, now });
-        await appendImageAudit(trx, { actor: caller.username, action: 'create', entityType: 'ramp_rule', entityId: ruleName, after: { ruleName, highPriority: true }, at: now });
+        const id = await rampRules.insertRampRule(trx, {
+          name: ruleName,
+          typeId: null,
+          versionId: null,
+          highPriority: true,
+          owners: [caller.username],
+          actor: caller.username,
+          now,
+        });
+        await appendImageAudit(trx, {
+          actor: caller.username,
+          action: 'create',
+          entityType: 'ramp_rule',
+          entityId: ruleName,
+          after: { ruleName, highPriority: true },
+          at: now,
+        });
         return id;
       });
     } catch (e) {
@@ -319,7 +447,8 @@ export class ImageService {
 
   async addFlowsToRule(caller: ImageCaller, body: Record<string, unknown>): Promise<void> {
     const flowIds = body.flowIds;
-    if (!Array.isArray(flowIds) || flowIds.length === 0) throw new CaissonError('BAD_REQUEST', 'flowIds must be a non-empty list of {projectName, flowName}');
+    if (!Array.isArray(flowIds) || flowIds.length === 0)
+      throw new CaissonError('BAD_REQUEST', 'flowIds must be a non-empty list of {projectName, flowName}');
     const now = this.deps.clock.now();
     await this.db.transaction(async (trx) => {
       const rule = await this.ruleFor(trx, typeof body.ruleName === 'string' ? body.ruleName : undefined, caller);
@@ -338,7 +467,15 @@ export class ImageService {
       const before = await rampRules.listRuleFlows(trx, rule.id);
       await rampRules.addFlowsToRule(trx, rule.id, flows);
       const after = await rampRules.listRuleFlows(trx, rule.id);
-      await appendImageAudit(trx, { actor: caller.username, action: 'add-flows', entityType: 'ramp_rule', entityId: rule.name, before, after, at: now });
+      await appendImageAudit(trx, {
+        actor: caller.username,
+        action: 'add-flows',
+        entityType: 'ramp_rule',
+        entityId: rule.name,
+        before,
+        after,
+        at: now,
+      });
     });
   }
 
@@ -351,7 +488,15 @@ export class ImageService {
       const v = (await catalog.listImageVersions(trx, rule.typeId, { version }))[0];
       if (!v) throw new CaissonError('BAD_REQUEST', `the image type of ramp rule ${rule.name} has no version ${version}`);
       await rampRules.updateRampRule(trx, rule.id, { versionId: v.id, actor: caller.username, now });
-      await appendImageAudit(trx, { actor: caller.username, action: 'update-version', entityType: 'ramp_rule', entityId: rule.name, before: rule, after: { ...rule, versionId: v.id }, at: now });
+      await appendImageAudit(trx, {
+        actor: caller.username,
+        action: 'update-version',
+        entityType: 'ramp_rule',
+        entityId: rule.name,
+        before: rule,
+        after: { ...rule, versionId: v.id },
+        at: now,
+      });
     });
   }
 
@@ -360,7 +505,14 @@ export class ImageService {
     await this.db.transaction(async (trx) => {
       const rule = await this.ruleFor(trx, ruleName, caller);
       await rampRules.deleteRampRule(trx, rule.id);
-      await appendImageAudit(trx, { actor: caller.username, action: 'delete', entityType: 'ramp_rule', entityId: rule.name, before: rule, at: now });
+      await appendImageAudit(trx, {
+        actor: caller.username,
+        action: 'delete',
+        entityType: 'ramp_rule',
+        entityId: rule.name,
+        before: rule,
+        at: now,
+      });
     });
   }
 }

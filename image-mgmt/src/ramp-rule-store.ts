@@ -26,7 +26,15 @@ function toRule(r: Record<string, unknown>): RampRule {
 
 export async function insertRampRule(
   db: Db,
-  r: { name: string; typeId: number | null; versionId: number | null; highPriority: boolean; owners: readonly string[]; actor: string; now: number },
+  r: {
+    name: string;
+    typeId: number | null;
+    versionId: number | null;
+    highPriority: boolean;
+    owners: readonly string[];
+    actor: string;
+    now: number;
+  },
 ): Promise<number> {
   const [id] = await db('ramp_rules').insert({
     name: r.name,
@@ -47,7 +55,11 @@ export async function findRampRule(db: Db, name: string): Promise<RampRule | und
   return r ? toRule(r) : undefined;
 }
 
-export async function updateRampRule(db: Db, id: number, fields: { versionId?: number; owners?: readonly string[]; actor: string; now: number }): Promise<void> {
+export async function updateRampRule(
+  db: Db,
+  id: number,
+  fields: { versionId?: number; owners?: readonly string[]; actor: string; now: number },
+): Promise<void> {
   const patch: Record<string, unknown> = { modified_by: fields.actor, modified_at: fields.now };
   if (fields.versionId !== undefined) patch.version_id = fields.versionId;
   if (fields.owners !== undefined) patch.owners = fields.owners.join(',');
@@ -80,7 +92,11 @@ export async function rulesOfFlow(db: Db, projectId: number, flowId: string): Pr
 }
 
 /** The live project of that name and whether its current version has the flow. */
-export async function findProjectFlow(db: Db, projectName: string, flowId: string): Promise<{ projectId: number; exists: boolean } | undefined> {
+export async function findProjectFlow(
+  db: Db,
+  projectName: string,
+  flowId: string,
+): Promise<{ projectId: number; exists: boolean } | undefined> {
   const p = (await db('projects').where({ live_name: projectName }).first('id', 'current_version')) as Record<string, unknown> | undefined;
   if (!p) return undefined;
   const f = (await db('project_flows')

@@ -62,7 +62,9 @@ export async function listPlanRows(db: Db, planIds: readonly number[]): Promise<
 export async function findActivePlansOfTypes(db: Db, typeIds: readonly number[]): Promise<Map<number, RampupRow[]>> {
   const out = new Map<number, RampupRow[]>();
   if (typeIds.length === 0) return out;
-  const plans = (await db('image_rampup_plans').whereIn('active_type_id', [...typeIds]).select('id', 'type_id')) as Record<string, unknown>[];
+  const plans = (await db('image_rampup_plans')
+    .whereIn('active_type_id', [...typeIds])
+    .select('id', 'type_id')) as Record<string, unknown>[];
   const rows = await listPlanRows(
     db,
     plans.map((p) => Number(p.id)),

@@ -46,7 +46,8 @@ export function typeNameOf(v: unknown, problems: string[], field = 'imageType'):
   const raw = str(v);
   if (raw === undefined) return undefined;
   const name = normalizeTypeName(raw);
-  if (!TYPE_NAME.test(name)) problems.push(`${field} must be 1 to 64 letters, digits, '.', '_' or '-' starting with a letter or digit, got "${raw}"`);
+  if (!TYPE_NAME.test(name))
+    problems.push(`${field} must be 1 to 64 letters, digits, '.', '_' or '-' starting with a letter or digit, got "${raw}"`);
   return name;
 }
 
@@ -68,9 +69,11 @@ function ownersOf(v: unknown, problems: string[]): OwnerInput[] {
     const role = str(e.role)?.toUpperCase();
     const kind = str(e.ownerType)?.toLowerCase() ?? 'user';
     if (owner === undefined) problems.push(`ownerships[${i}].owner is required`);
-    if (role === undefined || !isOwnerRole(role)) problems.push(`ownerships[${i}].role must be one of ${OWNER_ROLES.join(', ')}, got "${str(e.role) ?? ''}"`);
+    if (role === undefined || !isOwnerRole(role))
+      problems.push(`ownerships[${i}].role must be one of ${OWNER_ROLES.join(', ')}, got "${str(e.role) ?? ''}"`);
     if (kind !== 'user' && kind !== 'group') problems.push(`ownerships[${i}].ownerType must be user or group, got "${kind}"`);
-    if (owner !== undefined && role !== undefined && isOwnerRole(role) && (kind === 'user' || kind === 'group')) out.push({ ownerKind: kind, owner, role });
+    if (owner !== undefined && role !== undefined && isOwnerRole(role) && (kind === 'user' || kind === 'group'))
+      out.push({ ownerKind: kind, owner, role });
   });
   return out;
 }
@@ -88,7 +91,8 @@ export function parseCreateType(body: unknown): CreateTypeRequest {
   const name = typeNameOf(b.imageType, problems);
   if (name === undefined) fail([MISSING_IMAGE_TYPE]);
   const deployable = (str(b.deployable) ?? 'IMAGE').toUpperCase();
-  if (!(DEPLOYABLES as readonly string[]).includes(deployable)) problems.push(`deployable must be one of ${DEPLOYABLES.join(', ')}, got "${str(b.deployable)}"`);
+  if (!(DEPLOYABLES as readonly string[]).includes(deployable))
+    problems.push(`deployable must be one of ${DEPLOYABLES.join(', ')}, got "${str(b.deployable)}"`);
   const owners = ownersOf(b.ownerships, problems);
   if (problems.length === 0 && (owners.length < 2 || !owners.some((o) => o.role === 'ADMIN'))) {
     problems.push('ownerships must list at least two owners, one of them with role ADMIN');
@@ -146,7 +150,8 @@ export function parseCreateVersion(body: unknown): CreateVersionRequest {
   if (imageType === undefined) problems.push('imageType is required');
   const path = str(b.imagePath);
   if (path === undefined) problems.push('imagePath is required');
-  else if (/[:@\s]/.test(path.replace(/^[^/]*:\d+\//, ''))) problems.push(`imagePath must not contain a tag, digest or spaces, got "${path}"`);
+  else if (/[:@\s]/.test(path.replace(/^[^/]*:\d+\//, '')))
+    problems.push(`imagePath must not contain a tag, digest or spaces, got "${path}"`);
   const version = versionOf(b.imageVersion, problems, 'imageVersion', true);
   const state = versionStateOf(b.versionState, problems, 'NEW');
   if (problems.length > 0) fail(problems);
@@ -203,9 +208,11 @@ function rampupsOf(v: unknown, problems: string[]): RampupInput[] {
     const version = versionOf(e.imageVersion, problems, `imageRampups[${i}].imageVersion`, true);
     const pctRaw = str(e.rampupPercentage);
     const pct = pctRaw !== undefined && /^\d+$/.test(pctRaw) ? Number(pctRaw) : NaN;
-    if (!(pct >= 0 && pct <= 100)) problems.push(`imageRampups[${i}].rampupPercentage must be a whole number from 0 to 100, got "${pctRaw ?? ''}"`);
+    if (!(pct >= 0 && pct <= 100))
+      problems.push(`imageRampups[${i}].rampupPercentage must be a whole number from 0 to 100, got "${pctRaw ?? ''}"`);
     const tag = (str(e.stabilityTag) ?? 'EXPERIMENTAL').toUpperCase();
-    if (!isStabilityTag(tag)) problems.push(`imageRampups[${i}].stabilityTag must be one of ${STABILITY_TAGS.join(', ')}, got "${str(e.stabilityTag)}"`);
+    if (!isStabilityTag(tag))
+      problems.push(`imageRampups[${i}].stabilityTag must be one of ${STABILITY_TAGS.join(', ')}, got "${str(e.stabilityTag)}"`);
     else if (tag === 'UNSTABLE' && pct > 0) problems.push(`imageRampups[${i}]: an UNSTABLE version must be at 0%, got ${pct}%`);
     if (version !== undefined && seen.has(version)) problems.push(`imageRampups[${i}].imageVersion ${version} is listed twice`);
     if (version !== undefined) seen.add(version);
@@ -258,7 +265,8 @@ export interface UpdatePlanRequest {
 export function parseUpdatePlan(body: unknown): UpdatePlanRequest {
   const b = obj(body);
   const problems: string[] = [];
-  const deactivate = (b.activatePlan !== undefined && !bool(b.activatePlan)) || (b.forceActivatePlan !== undefined && !bool(b.forceActivatePlan));
+  const deactivate =
+    (b.activatePlan !== undefined && !bool(b.activatePlan)) || (b.forceActivatePlan !== undefined && !bool(b.forceActivatePlan));
   const rows = b.imageRampups === undefined && deactivate ? [] : rampupsOf(b.imageRampups, problems);
   if (problems.length > 0) fail(problems);
   return { keepActive: !deactivate, rows };

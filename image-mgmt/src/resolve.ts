@@ -69,7 +69,10 @@ export function resolveImageVersion(catalog: TypeCatalog, input: ResolveInput): 
     if (!v) return { ok: false, message: `${key}: version ${input.override} of image type ${type} is not registered` };
     if (!OVERRIDABLE_STATES.has(v.state) && !(v.state === 'TEST' && input.allowTestVersion)) {
       const hint = v.state === 'TEST' ? ' (TEST versions need allow.image.test.version=true, admin only)' : '';
-      return { ok: false, message: `${key}: version ${v.version} of image type ${type} is ${v.state}${hint}; allowed: NEW, ACTIVE, STABLE` };
+      return {
+        ok: false,
+        message: `${key}: version ${v.version} of image type ${type} is ${v.state}${hint}; allowed: NEW, ACTIVE, STABLE`,
+      };
     }
     return { ok: true, image: pick(type, v, 'override', `${key}=${v.version} was requested`) };
   }
@@ -101,7 +104,12 @@ function resolveUnpinned(catalog: TypeCatalog, input: ResolveInput): Resolution 
     if (!ruled) {
       return {
         ok: true,
-        image: pick(type, ramped, 'ramp-plan', `bucket ${bucket} falls in ${range!.from}..${range!.to - 1} of the ramp-up plan (version ${ramped.version})`),
+        image: pick(
+          type,
+          ramped,
+          'ramp-plan',
+          `bucket ${bucket} falls in ${range!.from}..${range!.to - 1} of the ramp-up plan (version ${ramped.version})`,
+        ),
       };
     }
     if (active) {
@@ -112,7 +120,12 @@ function resolveUnpinned(catalog: TypeCatalog, input: ResolveInput): Resolution 
   if (ramped && ramped.id === active?.id) {
     return {
       ok: true,
-      image: pick(type, ramped, 'ramp-plan', `bucket ${bucket} falls in ${range!.from}..${range!.to - 1} of the ramp-up plan (version ${ramped.version})`),
+      image: pick(
+        type,
+        ramped,
+        'ramp-plan',
+        `bucket ${bucket} falls in ${range!.from}..${range!.to - 1} of the ramp-up plan (version ${ramped.version})`,
+      ),
     };
   }
   if (active) {

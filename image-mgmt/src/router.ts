@@ -271,7 +271,8 @@ export function versionSetRouter(deps: VersionSetRouterDeps): express.Router {
       if (!q.project || !q.flow) throw new CaissonError('BAD_REQUEST', 'project and flow are required');
       const flow = await deps.loadFlow(req, q.project, q.flow);
       const overrides: Record<string, string> = {};
-      for (const [k, v] of Object.entries(q)) if (k.startsWith('flowOverride[') && k.endsWith(']') && v !== undefined) overrides[k.slice(13, -1)] = v;
+      for (const [k, v] of Object.entries(q))
+        if (k.startsWith('flowOverride[') && k.endsWith(']') && v !== undefined) overrides[k.slice(13, -1)] = v;
       const result = await resolveVersionSet(deps.db, deps.settings, { ...flow, flowParams: { ...flow.flowParams, ...overrides } });
       res.json({
         project: flow.projectName,

@@ -75,7 +75,11 @@ export async function resolveVersionSet(db: Knex, settings: ResolutionSettings, 
   for (const name of needed) {
     const type = types.get(name);
     if (!type) {
-      problems.push(jobTypeNames.has(name) ? `unknown jobtype "${name}": no image type of that name is registered` : `image type ${name} is not registered`);
+      problems.push(
+        jobTypeNames.has(name)
+          ? `unknown jobtype "${name}": no image type of that name is registered`
+          : `image type ${name} is not registered`,
+      );
       continue;
     }
     const result = resolveImageVersion(
@@ -83,7 +87,9 @@ export async function resolveVersionSet(db: Knex, settings: ResolutionSettings, 
         imageType: name,
         versions: versions.filter((v) => v.typeId === type.id),
         planRows: plans.get(type.id) ?? [],
-        ruleExcludedVersionIds: new Set(rules.filter((r) => !r.highPriority && r.typeId === type.id && r.versionId !== null).map((r) => r.versionId!)),
+        ruleExcludedVersionIds: new Set(
+          rules.filter((r) => !r.highPriority && r.typeId === type.id && r.versionId !== null).map((r) => r.versionId!),
+        ),
         highPriorityFlow,
       },
       {
@@ -113,7 +119,8 @@ export async function resolveAndStoreVersionSet(
   now: number,
 ): Promise<VersionSetResolution & { versionSetId: number }> {
   const r = await resolveVersionSet(db, settings, flow);
-  if (r.problems.length > 0) throw new CaissonError('INVALID_PROJECT', `cannot resolve the images of the execution: ${r.problems.join('; ')}`);
+  if (r.problems.length > 0)
+    throw new CaissonError('INVALID_PROJECT', `cannot resolve the images of the execution: ${r.problems.join('; ')}`);
   return { ...r, versionSetId: await storeVersionSet(db, r.hash, r.json, now) };
 }
 

@@ -71,7 +71,12 @@ for (const dialect of testDialects()) {
 
     it('reproduces an execution with its azkaban.version-set.id after the ACTIVE version moved, and says why in the dry run', async () => {
       const first = await waitFinal(await exec('echo', 'echo'));
-      const created = await rest('POST', '/imageVersions', { imageType: 'caisson-base', imagePath: 'caisson-base', imageVersion: '0.0.1', versionState: 'ACTIVE' });
+      const created = await rest('POST', '/imageVersions', {
+        imageType: 'caisson-base',
+        imagePath: 'caisson-base',
+        imageVersion: '0.0.1',
+        versionState: 'ACTIVE',
+      });
       assert.equal(created.status, 201);
       const moved = await waitFinal(await exec('echo', 'echo'));
       assert.notEqual(moved.versionSetId, first.versionSetId);
@@ -84,7 +89,10 @@ for (const dialect of testDialects()) {
       assert.deepEqual(dry.json.images, [
         { imageType: 'caisson-base', imageVersion: '0.0.1', image: 'caisson-base:0.0.1', reason: 'active', why: 'the ACTIVE version' },
       ]);
-      const dryPinned = await rest('GET', `/api/v1/version-sets/resolve?project=echo&flow=echo&flowOverride[azkaban.version-set.id]=${String(first.versionSetId)}`);
+      const dryPinned = await rest(
+        'GET',
+        `/api/v1/version-sets/resolve?project=echo&flow=echo&flowOverride[azkaban.version-set.id]=${String(first.versionSetId)}`,
+      );
       assert.equal((dryPinned.json.images as Json[])[0]!.reason, 'pinned');
     });
 
@@ -108,10 +116,41 @@ for (const dialect of testDialects()) {
       );
     });
 
+    it('runs a shipped plugin jobtype at the registered version, its payload copied into the execution', async () => {
+      const flow =
+        'nodes:\n  - name: b\n    type: bash\n    config:\n      script: echo "bash says $BASH_JOBTYPE_VERSION ${greeting}"\n      greeting: hello\n';
+      await upload('shell', { 'p.project': PROJECT_FILE, 'shell.flow': flow });
+      const execid = await exec('shell', 'shell');
+      const f = await waitFinal(execid);
+      assert.equal(f.status, 'SUCCEEDED', String(f.failureReason));
+      const set = await rest('GET', `/api/v1/version-sets/${String(f.versionSetId)}`);
+      assert.deepEqual((set.json.images as Json).bash, { image: 'bash:1.0.0', version: '1.0.0' });
+      const log = await rest('GET', `/api/v1/executions/${execid}/logs?job=b`);
+      assert.match(String(log.json.data), /bash says 1\.0\.0 hello/);
+    });
+
+    it('stops an execution whose jobtype image has no payload, naming the image', async () => {
+      await rest('POST', '/imageTypes', {
+        imageType: 'ghost',
+        ownerships: [
+          { owner: 'azkaban', role: 'ADMIN' },
+          { owner: 'someone', role: 'GUEST' },
+        ],
+      });
+      await rest('POST', '/imageVersions', { imageType: 'ghost', imagePath: 'nowhere/ghost', imageVersion: '1.0', versionState: 'ACTIVE' });
+      await upload('haunted', { 'p.project': PROJECT_FILE, 'haunted.flow': 'nodes:\n  - name: a\n    type: ghost\n' });
+      const f = await waitFinal(await exec('haunted', 'haunted'));
+      assert.equal(f.status, 'EXECUTION_STOPPED');
+      assert.match(String(f.failureReason), /^the launch failed: no jobtype payload for image nowhere\/ghost:1\.0 under /);
+    });
+
     it('stores a version set once when many writers insert it concurrently', async () => {
       const ids = await Promise.all(Array.from({ length: 8 }, () => storeVersionSet(t.tdb.db, 'f'.repeat(64), '{"x":1}', 1)));
       assert.equal(new Set(ids).size, 1);
-      const rows = (await t.tdb.db('version_sets').where({ hash: 'f'.repeat(64) }).count({ n: '*' })) as { n: number | string }[];
+      const rows = (await t.tdb
+        .db('version_sets')
+        .where({ hash: 'f'.repeat(64) })
+        .count({ n: '*' })) as { n: number | string }[];
       assert.equal(Number(rows[0]!.n), 1);
     });
 

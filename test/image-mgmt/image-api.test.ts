@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { testDialects } from '../../common/db/test-database.js';
-import { ADMIN_PASSWORD, ajaxLogin, restCall, startTestServer, type HttpAnswer, type TestServer } from '../support/test-server.js';
+import {
+  ADMIN_PASSWORD,
+  ajaxLogin,
+  postForm,
+  postMultipart,
+  restCall,
+  startTestServer,
+  type HttpAnswer,
+  type TestServer,
+} from '../support/test-server.js';
+import { zipOfFiles } from '../support/projects.js';
 
 for (const dialect of testDialects()) {
   describe(`image-management admin API [${dialect}]`, function () {
@@ -9,7 +19,10 @@ for (const dialect of testDialects()) {
     const sessions: Record<string, string> = {};
 
     async function call(who: string, method: string, path: string, json?: unknown): Promise<HttpAnswer> {
-      return restCall(`${t.url}${path}`, method, { cookie: `azkaban.browser.session.id=${sessions[who]}`, ...(json === undefined ? {} : { json }) });
+      return restCall(`${t.url}${path}`, method, {
+        cookie: `azkaban.browser.session.id=${sessions[who]}`,
+        ...(json === undefined ? {} : { json }),
+      });
     }
 
     async function createType(name: string): Promise<HttpAnswer> {
@@ -26,7 +39,12 @@ for (const dialect of testDialects()) {
     }
 
     async function addVersion(type: string, version: string, state = 'NEW', who = 'admin'): Promise<HttpAnswer> {
-      return call(who, 'POST', '/imageVersions', { imagePath: `reg.example.com/jobtypes/${type}`, imageVersion: version, imageType: type, versionState: state });
+      return call(who, 'POST', '/imageVersions', {
+        imagePath: `reg.example.com/jobtypes/${type}`,
+        imageVersion: version,
+        imageType: type,
+        versionState: state,
+      });
     }
 
     before(async () => {
@@ -77,7 +95,11 @@ for (const dialect of testDialects()) {
       assert.equal(r.json.error, 'Required field imageType is null. Must provide valid imageType to create/register image type.');
       r = await call('admin', 'POST', '/imageTypes', { imageType: 'solo', ownerships: [{ owner: 'a', role: 'MEMBER' }] });
       assert.equal(r.json.error, 'ownerships must list at least two owners, one of them with role ADMIN');
-      r = await call('admin', 'POST', '/imageTypes', { imageType: 'bad name', deployable: 'ZIP', ownerships: [{ owner: 'a', role: 'BOSS' }] });
+      r = await call('admin', 'POST', '/imageTypes', {
+        imageType: 'bad name',
+        deployable: 'ZIP',
+        ownerships: [{ owner: 'a', role: 'BOSS' }],
+      });
       assert.equal(
         r.json.error,
         'imageType must be 1 to 64 letters, digits, \'.\', \'_\' or \'-\' starting with a letter or digit, got "bad name"; deployable must be one of IMAGE, JAR, TAR, got "ZIP"; ownerships[0].role must be one of ADMIN, MEMBER, GUEST, got "BOSS"',
@@ -88,7 +110,12 @@ for (const dialect of testDialects()) {
     });
 
     it('validates image versions with exact messages', async () => {
-      let r = await call('member', 'POST', '/imageVersions', { imageType: 'spark', imagePath: 'reg/spark:1.0', imageVersion: '1.x', versionState: 'READY' });
+      let r = await call('member', 'POST', '/imageVersions', {
+        imageType: 'spark',
+        imagePath: 'reg/spark:1.0',
+        imageVersion: '1.x',
+        versionState: 'READY',
+      });
       assert.equal(r.status, 400);
       assert.equal(
         r.json.error,
@@ -147,7 +174,9 @@ for (const dialect of testDialects()) {
       await createType('pig');
       for (const v of ['1.0', '1.1', '1.2', '1.3', '1.4', '1.5']) await addVersion('pig', v);
       const list = (await call('guest', 'GET', '/imageVersions?imageType=pig')).json as unknown as Record<string, unknown>[];
-      const answers = await Promise.all(list.map((v) => call('member', 'POST', `/imageVersions/${String(v.id)}`, { imageType: 'pig', versionState: 'ACTIVE' })));
+      const answers = await Promise.all(
+        list.map((v) => call('member', 'POST', `/imageVersions/${String(v.id)}`, { imageType: 'pig', versionState: 'ACTIVE' })),
+      );
       for (const a of answers) assert.ok(a.status === 200 || a.status === 409, `status ${a.status}: ${JSON.stringify(a.json)}`);
       const active = (await call('guest', 'GET', '/imageVersions?imageType=pig&versionState=ACTIVE')).json as unknown as unknown[];
       assert.equal(active.length, 1);
@@ -177,7 +206,11 @@ for (const dialect of testDialects()) {
         r.json.error,
         'imageRampups[1]: an UNSTABLE version must be at 0%, got 10%; imageRampups[2].rampupPercentage must be a whole number from 0 to 100, got "101"; imageRampups[2].stabilityTag must be one of EXPERIMENTAL, STABLE, UNSTABLE, got "SHAKY"',
       );
-      r = await call('member', 'POST', '/imageRampup', { planName: 'p', imageType: 'spark', imageRampups: [{ imageVersion: '7.7', rampupPercentage: 100 }] });
+      r = await call('member', 'POST', '/imageRampup', {
+        planName: 'p',
+        imageType: 'spark',
+        imageRampups: [{ imageVersion: '7.7', rampupPercentage: 100 }],
+      });
       assert.equal(r.json.error, 'image type spark has no version 7.7');
     });
 
@@ -220,7 +253,11 @@ for (const dialect of testDialects()) {
       await createType('flink');
       await addVersion('flink', '1.0', 'ACTIVE');
       await addVersion('flink', '2.0');
-      const body = (i: number) => ({ planName: `p${i}`, imageType: 'flink', imageRampups: [{ imageVersion: '2.0', rampupPercentage: 100 }] });
+      const body = (i: number) => ({
+        planName: `p${i}`,
+        imageType: 'flink',
+        imageRampups: [{ imageVersion: '2.0', rampupPercentage: 100 }],
+      });
       const answers = await Promise.all([0, 1, 2, 3, 4].map((i) => call('member', 'POST', '/imageRampup', body(i))));
       assert.equal(answers.filter((a) => a.status === 201).length, 1);
       assert.ok(answers.every((a) => a.status === 201 || a.status === 409));
@@ -255,6 +292,81 @@ for (const dialect of testDialects()) {
       const spark = (r.json as unknown as Record<string, unknown>[]).find((x) => x.imageType === 'spark')!;
       assert.deepEqual((spark.activeVersion as Record<string, unknown>).imageVersion, '1.10');
       assert.equal((spark.rampupPlan as Record<string, unknown>).planName, 'third');
+    });
+
+    it('keeps flows listed in a ramp rule on the ACTIVE version, and checks that listed flows exist', async () => {
+      await createType('hbase');
+      await addVersion('hbase', '1.0', 'ACTIVE');
+      await addVersion('hbase', '2.0');
+      const plan = { planName: 'all-in', imageType: 'hbase', imageRampups: [{ imageVersion: '2.0', rampupPercentage: 100 }] };
+      assert.equal((await call('member', 'POST', '/imageRampup', plan)).status, 201);
+      await postForm(`${t.url}/manager?action=create`, { 'session.id': sessions.admin!, name: 'etl', description: 'etl' });
+      const up = await postMultipart(
+        `${t.url}/manager`,
+        { 'session.id': sessions.admin!, ajax: 'upload', project: 'etl' },
+        {
+          file: {
+            name: 'p.zip',
+            type: 'application/zip',
+            content: zipOfFiles({ 'p.project': 'azkaban-flow-version: 2.0\n', 'daily.flow': 'nodes:\n  - name: a\n    type: hbase\n' }),
+          },
+        },
+      );
+      assert.equal(up.json.error, undefined, up.text);
+      const dry = async () =>
+        ((await call('admin', 'GET', '/api/v1/version-sets/resolve?project=etl&flow=daily')).json.images as Record<string, unknown>[]).find(
+          (i) => i.imageType === 'hbase',
+        )!;
+      assert.deepEqual([(await dry()).imageVersion, (await dry()).reason], ['2.0', 'ramp-plan']);
+
+      assert.equal(
+        (await call('guest', 'POST', '/imageRampRule/createRule', { ruleName: 'r1', imageName: 'hbase', imageVersion: '2.0' })).status,
+        403,
+      );
+      assert.equal(
+        (await call('member', 'POST', '/imageRampRule/createRule', { ruleName: 'r1', imageName: 'hbase', imageVersion: '2.0' })).status,
+        201,
+      );
+      const bad = await call('member', 'POST', '/imageRampRule/addFlowsToRule', {
+        ruleName: 'r1',
+        flowIds: [
+          { projectName: 'nope', flowName: 'daily' },
+          { projectName: 'etl', flowName: 'weekly' },
+        ],
+      });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.json.error, 'flowIds[0]: project "nope" does not exist; flowIds[1]: project etl has no flow "weekly"');
+      const ok = await call('member', 'POST', '/imageRampRule/addFlowsToRule', {
+        ruleName: 'r1',
+        flowIds: [{ projectName: 'etl', flowName: 'daily' }],
+      });
+      assert.equal(ok.status, 200);
+      assert.deepEqual(
+        [(await dry()).imageVersion, (await dry()).reason, (await dry()).why],
+        ['1.0', 'ramp-rule', 'a ramp rule on version 2.0 keeps this flow on the ACTIVE version'],
+      );
+
+      assert.equal((await call('member', 'POST', '/imageRampRule/deleteRule?ruleName=r1')).status, 200);
+      assert.equal((await dry()).imageVersion, '2.0');
+      const missing = await call('member', 'POST', '/imageRampRule/deleteRule');
+      assert.equal(missing.json.error, 'ruleName must not be null or empty');
+    });
+
+    it('lets only a global admin create a high-priority rule, which keeps its flows off every ramped version', async () => {
+      assert.equal((await call('owner', 'POST', '/imageRampRule/createHPFlowRule', { ruleName: 'vip' })).status, 403);
+      assert.equal((await call('admin', 'POST', '/imageRampRule/createHPFlowRule', { ruleName: 'vip' })).status, 201);
+      assert.equal(
+        (
+          await call('admin', 'POST', '/imageRampRule/addFlowsToRule', {
+            ruleName: 'vip',
+            flowIds: [{ projectName: 'etl', flowName: 'daily' }],
+          })
+        ).status,
+        200,
+      );
+      const dry = await call('admin', 'GET', '/api/v1/version-sets/resolve?project=etl&flow=daily');
+      const hbase = (dry.json.images as Record<string, unknown>[]).find((i) => i.imageType === 'hbase')!;
+      assert.deepEqual([hbase.imageVersion, hbase.why], ['1.0', 'a high-priority ramp rule keeps this flow on the ACTIVE version']);
     });
 
     it('serves the same endpoints under /api/v1 with REST error bodies', async () => {

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { flowBucket, rampRanges, rangeOfBucket } from '../../image-mgmt/src/ramp-up.js';
 import type { RampupRow } from '../../image-mgmt/src/model.js';
 
-const row = (version: string, percentage: number, versionId = 0): RampupRow => ({ version, versionId, percentage, stabilityTag: 'EXPERIMENTAL' });
+const row = (version: string, percentage: number, versionId = 0): RampupRow => ({
+  version,
+  versionId,
+  percentage,
+  stabilityTag: 'EXPERIMENTAL',
+});
 
 /** Picks the version for a bucket under a plan, or 'ACTIVE'. */
 function versionFor(rows: RampupRow[], bucket: number): string {

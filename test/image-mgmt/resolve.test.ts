@@ -15,7 +15,12 @@ const V2: CatalogVersion = { id: 2, path: 'reg/spark', version: '1.10', state: '
 const V3: CatalogVersion = { id: 3, path: 'reg/spark', version: '1.11', state: 'TEST' };
 const V4: CatalogVersion = { id: 4, path: 'reg/spark', version: '1.8', state: 'DEPRECATED' };
 
-const row = (v: CatalogVersion, percentage: number): RampupRow => ({ version: v.version, versionId: v.id, percentage, stabilityTag: 'EXPERIMENTAL' });
+const row = (v: CatalogVersion, percentage: number): RampupRow => ({
+  version: v.version,
+  versionId: v.id,
+  percentage,
+  stabilityTag: 'EXPERIMENTAL',
+});
 
 function catalog(o: Partial<TypeCatalog> = {}): TypeCatalog {
   return {
@@ -116,8 +121,14 @@ describe('version resolution', () => {
   });
 
   it('fails a type without an ACTIVE version or without any version', () => {
-    assert.deepEqual(resolveImageVersion(catalog({ versions: [V2] }), BASE), { ok: false, message: 'image type spark has no ACTIVE version' });
-    assert.deepEqual(resolveImageVersion(catalog({ versions: [] }), BASE), { ok: false, message: 'image type spark has no registered version' });
+    assert.deepEqual(resolveImageVersion(catalog({ versions: [V2] }), BASE), {
+      ok: false,
+      message: 'image type spark has no ACTIVE version',
+    });
+    assert.deepEqual(resolveImageVersion(catalog({ versions: [] }), BASE), {
+      ok: false,
+      message: 'image type spark has no registered version',
+    });
   });
 
   it('needs the base type, the non-built-in jobtypes and the always-included types, lower-case and sorted', () => {

@@ -112,7 +112,13 @@ export function buildApp(deps: AppDeps): express.Express {
   api.use(authenticate(deps.auth));
   if (deps.images) {
     const imageDeps = { db: deps.db, service: deps.images.service, callerOf: imageCallerOf };
-    api.use(versionSetRouter({ ...imageDeps, settings: deps.images.settings, loadFlow: (req, pr, f) => flowToResolve(deps.projects, req, pr, f) }));
+    api.use(
+      versionSetRouter({
+        ...imageDeps,
+        settings: deps.images.settings,
+        loadFlow: (req, pr, f) => flowToResolve(deps.projects, req, pr, f),
+      }),
+    );
     api.use(imageAdminRouter(imageDeps));
   }
   api.use(

@@ -36,6 +36,7 @@ import type { ContainerRuntime } from './runtime/container-runtime.js';
 import { CaissonError } from '../../common/errors.js';
 import { ImageService } from '../../image-mgmt/src/image-service.js';
 import { registerBuiltInImages } from '../../image-mgmt/src/bootstrap.js';
+import { shippedJobtypes } from '../../image-mgmt/src/jobtype-payloads.js';
 import type { ResolutionSettings } from '../../image-mgmt/src/version-resolver.js';
 
 export interface ServerOptions {
@@ -122,6 +123,10 @@ export class CaissonServer {
         command: options.flowContainerCommand ?? defaultFlowContainerCommand(repositoryRoot()),
         killGraceMs: config.killGrace,
         retentionMs: config.executionDirRetention,
+        imageDirs:
+          config.imageDirs.length > 0
+            ? config.imageDirs
+            : [path.join(config.dataDir, 'images'), path.join(repositoryRoot(), 'docker', 'jobtypes')],
       });
     const client = new ContainerClient();
     this.control = new ExecutionControl({
@@ -226,7 +231,15 @@ export class CaissonServer {
     // Solo mode (DESIGN §2): the base image is "the flow container of this checkout".
     await registerBuiltInImages(
       this.db,
-      [{ imageType: config.baseImageType, path: config.baseImageType, version: '0.0.0', description: 'The flow container of this checkout' }],
+      [
+        {
+          imageType: config.baseImageType,
+          path: config.baseImageType,
+          version: '0.0.0',
+          description: 'The flow container of this checkout',
+        },
+        ...shippedJobtypes(path.join(repositoryRoot(), 'docker', 'jobtypes')),
+      ],
       (this.options.clock ?? systemClock).now(),
     );
     await this.runtime.start();

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { testDialects } from '../../../common/db/test-database.js';
 import { insertExecution } from '../../../web-server/src/executions/executions-store.js';
 import { zipOfFiles } from '../../support/projects.js';
-import { ADMIN_PASSWORD, ajaxLogin, getQuery, postForm, postMultipart, startTestServer, type TestServer } from '../../support/test-server.js';
+import {
+  ADMIN_PASSWORD,
+  ajaxLogin,
+  getQuery,
+  postForm,
+  postMultipart,
+  startTestServer,
+  type TestServer,
+} from '../../support/test-server.js';
 import { waitFor } from '../../support/wait.js';
 import { OPTIONS } from '../queue/queue-fixture.js';
 
@@ -53,7 +61,13 @@ for (const dialect of testDialects()) {
       const up = await postMultipart(
         `${t.url}/manager`,
         { 'session.id': admin, ajax: 'upload', project: 'hello' },
-        { file: { name: 'p.zip', type: 'application/zip', content: zipOfFiles({ 'p.project': 'azkaban-flow-version: 2.0\n', 'hello.flow': FLOW }) } },
+        {
+          file: {
+            name: 'p.zip',
+            type: 'application/zip',
+            content: zipOfFiles({ 'p.project': 'azkaban-flow-version: 2.0\n', 'hello.flow': FLOW }),
+          },
+        },
       );
       assert.equal(up.json.error, undefined, up.text);
       const r = await postForm(`${t.url}/executor`, { 'session.id': admin, ajax: 'executeFlow', project: 'hello', flow: 'hello' });
@@ -188,7 +202,10 @@ for (const dialect of testDialects()) {
       const text = await scrape(other.url);
       assert.equal(sample(text, 'caisson_launches_total', { result: 'launched' }), undefined);
       assert.equal(sample(text, 'caisson_execution_stage_duration_seconds_count', { stage: 'ready_to_dispatching' }), undefined);
-      assert.equal(sample(text, 'caisson_http_request_duration_seconds_count', { method: 'POST', route: '/executor', status_code: '200' }), undefined);
+      assert.equal(
+        sample(text, 'caisson_http_request_duration_seconds_count', { method: 'POST', route: '/executor', status_code: '200' }),
+        undefined,
+      );
       assert.equal(sample(text, 'caisson_queue_depth', { priority: '5' }), undefined);
       assert.notEqual(sample(text, 'caisson_process_resident_memory_bytes'), undefined);
     });

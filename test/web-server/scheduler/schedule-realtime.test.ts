@@ -8,6 +8,7 @@ import { zipOfFiles } from '../../support/projects.js';
 import {
   ADMIN_PASSWORD,
   ajaxLogin,
+  getQuery,
   postForm,
   postMultipart,
   restCall,
@@ -67,6 +68,8 @@ for (const dialect of testDialects()) {
         [exec.json.status, exec.json.source, exec.json.scheduleId, exec.json.submitUser],
         ['SUCCEEDED', 'scheduled', scheduleId, 'azkaban'],
       );
+      const ajax = await getQuery(`${t.url}/executor`, { 'session.id': sid, ajax: 'fetchexecflow', execid: String(succeeded[0]) });
+      assert.deepEqual([ajax.json.executionSource, ajax.json.scheduleId], ['scheduled', scheduleId]);
     });
   });
 }

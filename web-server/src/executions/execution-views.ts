@@ -69,6 +69,8 @@ export function fetchExecFlowView(
     nodes: nodesOf(flow.nodes, '', latestAttempts(jobs), undefined),
     flowId: exec.flowId,
     execid: exec.execId,
+    executionSource: exec.executionSource,
+    scheduleId: exec.scheduleId ?? -1,
   };
 }
 
@@ -100,6 +102,8 @@ export function executionSummary(exec: ExecutionRow): Record<string, unknown> {
     projectId: exec.projectId,
     endTime: t(exec.endTime),
     flowId: exec.flowId,
+    executionSource: exec.executionSource,
+    scheduleId: exec.scheduleId ?? -1,
   };
 }
 

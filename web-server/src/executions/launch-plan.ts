@@ -12,7 +12,7 @@ import { loadFlowOf } from './execution-plan.js';
 import type { ExecutionRow } from './executions-store.js';
 import { podEnvFrom } from './flow-params.js';
 import { updateExecutionFields } from './executions-store.js';
-import { resolveAndStoreVersionSet, type ResolutionSettings } from '../../../image-mgmt/src/version-resolver.js';
+import { loadVersionSetEntries, resolveAndStoreVersionSet, type ResolutionSettings } from '../../../image-mgmt/src/version-resolver.js';
 
 /** Jobtypes the flow container runs itself; every other type needs a jobtype image. */
 export const BUILT_IN_JOBTYPES: ReadonlySet<string> = new Set(['command', 'noop', 'flow']);
@@ -36,16 +36,23 @@ export async function buildLaunchPlan(deps: LaunchPlanDeps, exec: ExecutionRow):
     .map((t) => t.toLowerCase())
     .filter((t) => !BUILT_IN_JOBTYPES.has(t));
   let versionSetId = exec.versionSetId;
-  // A retried or taken-over dispatch keeps the version set recorded by the first attempt.
-  if (deps.images && versionSetId === null) {
-    const resolved = await resolveAndStoreVersionSet(
-      deps.db,
-      deps.images.settings,
-      { projectId: exec.projectId, projectName, flowId: exec.flowId, jobTypes, flowParams: exec.flowParams },
-      deps.images.now(),
-    );
-    versionSetId = resolved.versionSetId;
-    await updateExecutionFields(deps.db, exec.execId, { version_set_id: versionSetId });
+  let jobtypeImages: LaunchPlan['jobtypeImages'];
+  if (deps.images) {
+    // A retried or taken-over dispatch keeps the version set recorded by the first attempt.
+    if (versionSetId === null) {
+      const resolved = await resolveAndStoreVersionSet(
+        deps.db,
+        deps.images.settings,
+        { projectId: exec.projectId, projectName, flowId: exec.flowId, jobTypes, flowParams: exec.flowParams },
+        deps.images.now(),
+      );
+      versionSetId = resolved.versionSetId;
+      await updateExecutionFields(deps.db, exec.execId, { version_set_id: versionSetId });
+    }
+    const entries = (await loadVersionSetEntries(deps.db, versionSetId)) ?? {};
+    jobtypeImages = Object.entries(entries)
+      .filter(([type]) => type !== deps.images!.settings.baseImageType && jobTypes.includes(type))
+      .map(([imageType, e]) => ({ imageType, path: e.path, version: e.version }));
   }
   const missing = deps.images ? [] : jobTypes.filter((t) => !deps.availableJobTypes.has(t));
   if (missing.length > 0) {
@@ -67,5 +74,14 @@ export async function buildLaunchPlan(deps: LaunchPlanDeps, exec: ExecutionRow):
   if (p['flow.container.cpu.request']) resources.cpu = p['flow.container.cpu.request'];
   if (p['flow.container.memory.request']) resources.memory = p['flow.container.memory.request'];
   if (p['flow.container.disk.request']) resources.disk = p['flow.container.disk.request'];
-  return { execId: exec.execId, projectName, flowId: exec.flowId, jobTypes, env, resources, versionSetId };
+  return {
+    execId: exec.execId,
+    projectName,
+    flowId: exec.flowId,
+    jobTypes,
+    env,
+    resources,
+    versionSetId,
+    ...(jobtypeImages ? { jobtypeImages } : {}),
+  };
 }

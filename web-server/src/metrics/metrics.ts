@@ -74,13 +74,13 @@ export class Metrics {
       labelNames: ['reason'],
       registers,
     });
-    const self = this;
+    const readLimiterWaiting = (): number => this.limiterSource?.() ?? 0;
     this.limiterWaiting = new Gauge({
       name: 'caisson_launch_limiter_waiting',
       help: 'Claimed executions waiting in the launch limiter for their turn.',
       registers,
       collect() {
-        this.set(self.limiterSource?.() ?? 0);
+        this.set(readLimiterWaiting());
       },
     });
     this.eventsApplied = new Counter({

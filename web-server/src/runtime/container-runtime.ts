@@ -14,6 +14,8 @@ export interface LaunchPlan {
   /** Resource requests (Kubernetes quantities), when the flow sets them. */
   resources: { cpu?: string; memory?: string; disk?: string };
   versionSetId: number | null;
+  /** Jobtype images of the version set (not the base image): their payloads are copied in before start. */
+  jobtypeImages?: { imageType: string; path: string; version: string }[];
 }
 
 /** What the runtime records about a launched container (stored as execution_flows.runtime_info). */

@@ -26,6 +26,8 @@ import { findContainerProcesses, identityOf, killContainerProcesses, sendSignal,
 import { readContainerRecord, writeContainerRecord, type ContainerRecord } from './container-record.js';
 import { buildContainerEnv, spawnContainerProcess } from './container-spawn.js';
 import type { ContainerCommand } from './flow-container-command.js';
+import { copyPayloads } from '../../../../image-mgmt/src/jobtype-payloads.js';
+import { CONTAINER_ENV } from '../../../../common/control-api.js';
 import { isLiveState, listProcesses, readProcStat, startTicksToEpochMs, type ProcStat } from './proc-table.js';
 
 export { defaultFlowContainerCommand, type ContainerCommand } from './flow-container-command.js';
@@ -42,6 +44,8 @@ export interface ProcessRuntimeDeps {
   retentionMs: number;
   /** How often containers are checked (liveness of re-attached ones, their descendants); default 1 s. */
   pollIntervalMs?: number;
+  /** Where jobtype payloads are found (CAISSON_IMAGE_DIRS); none: a plan needing a jobtype image cannot launch. */
+  imageDirs?: readonly string[];
   /**
    * The environment a container starts from, before the plan's: default this process's, minus
    * every CAISSON_* variable (the server's own settings and secrets never reach a container).
@@ -224,7 +228,18 @@ export class ProcessRuntime implements ContainerRuntime {
     const { execId } = plan;
     const workDir = this.workDirOf(execId);
     const marker = `${execId}.${randomUUID()}`;
-    const env = buildContainerEnv({ baseEnv: this.deps.baseEnv ?? process.env, planEnv: plan.env, execId, workDir, marker });
+    const planEnv = { ...plan.env };
+    if (plan.jobtypeImages && plan.jobtypeImages.length > 0) {
+      // The init containers' work: each jobtype payload into the execution's jobtypes directory.
+      const jobtypesDir = path.join(workDir, 'jobtypes');
+      try {
+        await copyPayloads(plan.jobtypeImages, this.deps.imageDirs ?? [], jobtypesDir);
+      } catch (e) {
+        throw new RuntimeError(e instanceof Error ? e.message : String(e), false, { cause: e });
+      }
+      planEnv[CONTAINER_ENV.jobtypesDir] = jobtypesDir;
+    }
+    const env = buildContainerEnv({ baseEnv: this.deps.baseEnv ?? process.env, planEnv, execId, workDir, marker });
     const { child, pid, startTicks } = await spawnContainerProcess(execId, this.deps.command, workDir, env);
     const record = { ...newRecord(execId, pid, startTicks, workDir), startTime: startTicksToEpochMs(startTicks), marker };
     const c = this.track(record, child);
