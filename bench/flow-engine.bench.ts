@@ -109,7 +109,7 @@ export const flowEngine: Benchmark = {
       figures.push(figure(`scheduling core, 1,000 noop jobs, ${shape}: time per job`, 'ms', perJob, { op: '<=', value: 1 }));
     }
     // Quick runs use fewer jobs: on this machine a process spawn costs tens of milliseconds.
-    const jobs = ctx.quick ? 48 : 200;
+    const jobs = ctx.quick ? 32 : 200;
     const parallel = 8;
     const engineRounds = ctx.quick ? 1 : 3;
     const ratios: number[] = [];

@@ -28,7 +28,7 @@ export const queueCore: Benchmark = {
   id: '1',
   title: 'queue core',
   async run(ctx) {
-    const n = ctx.quick ? 1_000 : 5_000;
+    const n = ctx.quick ? 600 : 4_000;
     const roundsWanted = ctx.quick ? 3 : 5;
     const tdb = await createTestDatabase('mysql', migrateToLatest);
     const bench = await startBenchServer(tdb.url, { ...QUEUE_BENCH_ENV, CAISSON_MIGRATE_ON_START: 'false' });

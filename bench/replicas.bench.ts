@@ -70,7 +70,7 @@ export const replicas: Benchmark = {
   id: '5',
   title: 'three web-server processes on one MariaDB',
   async run(ctx) {
-    const n = ctx.quick ? 600 : 3_000;
+    const n = ctx.quick ? 300 : 3_000;
     const rounds = ctx.quick ? 1 : 3;
     const tdb = await createTestDatabase('mysql', migrateToLatest);
     try {

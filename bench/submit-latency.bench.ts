@@ -18,7 +18,7 @@ export const submitLatency: Benchmark = {
   title: 'submit-to-launch latency (idle, nudge path)',
   async run(ctx) {
     const rounds = ctx.quick ? 3 : 5;
-    const perRound = ctx.quick ? 60 : 200;
+    const perRound = ctx.quick ? 40 : 200;
     const tdb = await createTestDatabase('mysql', migrateToLatest);
     const bench = await startBenchServer(tdb.url, { ...QUEUE_BENCH_ENV, CAISSON_MIGRATE_ON_START: 'false' });
     try {

@@ -9,6 +9,7 @@ import * as m0003 from './0003_executions.js';
 import * as m0004 from './0004_images.js';
 import * as m0005 from './0005_schedules.js';
 import * as m0006 from './0006_leases_and_audit.js';
+import * as m0008 from './0008_execution_image_resolution.js';
 
 const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
   ['0001_users_and_sessions', m0001],
@@ -17,6 +18,7 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
   ['0004_images', m0004],
   ['0005_schedules', m0005],
   ['0006_leases_and_audit', m0006],
+  ['0008_execution_image_resolution', m0008],
 ];
 
 const source: Knex.MigrationSource<readonly [string, Knex.Migration]> = {

@@ -60,7 +60,10 @@ export function figure(name: string, unit: string, rounds: readonly number[], ta
     f.target = target;
     const ok = target.op === '>=' ? m >= target.value : m <= target.value;
     f.verdict = ok ? 'PASS' : 'MISS';
-    if (!ok) f.missBy = `${(target.op === '>=' ? target.value / m : m / target.value).toFixed(2)}×`;
+    if (!ok) {
+      const factor = target.op === '>=' ? target.value / m : m / target.value;
+      f.missBy = !Number.isFinite(factor) ? 'all' : factor < 2 ? `${((factor - 1) * 100).toFixed(1)} %` : `${factor.toFixed(1)}×`;
+    }
   }
   return f;
 }

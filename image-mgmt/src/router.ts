@@ -15,7 +15,7 @@ import type { ImageService } from './image-service.js';
 import type { ImageCaller, ImageVersion } from './model.js';
 import { compareVersions } from './version.js';
 import { parseVersionSetBody } from './version-set.js';
-import { countExecutionsByVersionSet, findVersionSet, findVersionSets } from './version-set-store.js';
+import { countExecutionsByVersionSet, findExecutionImages, findVersionSet, findVersionSets } from './version-set-store.js';
 import { resolveVersionSet, type FlowToResolve, type ResolutionSettings } from './version-resolver.js';
 
 type Handler = (req: express.Request, res: express.Response, caller: ImageCaller) => Promise<void>;
@@ -257,6 +257,8 @@ export function imageAdminRouter(deps: ImageRouterDeps): express.Router {
 
 export interface VersionSetRouterDeps extends ImageRouterDeps {
   settings: ResolutionSettings;
+  /** Rejects (CaissonError) unless the request's caller may read the execution. */
+  checkExecutionRead: (req: express.Request, execId: number) => Promise<void>;
   /** The flow as the web server knows it (READ permission of the request's caller checked), or a CaissonError. */
   loadFlow: (req: express.Request, project: string, flow: string) => Promise<FlowToResolve>;
 }
@@ -299,6 +301,22 @@ export function versionSetRouter(deps: VersionSetRouterDeps): express.Router {
       const stats = aggregateVersionStats(counts, new Map(sets.map((s) => [s.id, parseVersionSetBody(s.body)])));
       const type = query(req).imageType?.toLowerCase();
       res.json(type ? stats.filter((s) => s.imageType === type).sort((a, b) => compareVersions(a.version, b.version)) : stats);
+    }),
+  );
+  r.get(
+    '/executions/:id/images',
+    on(async (req, res) => {
+      const execId = idParam(param(req, 'id'), 'execution id');
+      await deps.checkExecutionRead(req, execId);
+      const found = await findExecutionImages(deps.db, execId);
+      if (!found) throw new CaissonError('EXECUTION_NOT_FOUND', `execution ${execId} does not exist`);
+      const set = found.versionSetId === null ? undefined : await findVersionSet(deps.db, found.versionSetId);
+      res.json({
+        execId,
+        versionSetId: found.versionSetId,
+        images: set ? (JSON.parse(set.body) as unknown) : null,
+        resolution: found.resolution,
+      });
     }),
   );
   r.get(

@@ -53,3 +53,37 @@ export async function countExecutionsByVersionSet(db: Db): Promise<{ versionSetI
     .groupBy('version_set_id', 'status')) as Record<string, unknown>[];
   return rows.map((r) => ({ versionSetId: Number(r.version_set_id), status: String(r.status), n: Number(r.n) }));
 }
+
+export interface RecordedResolution {
+  imageType: string;
+  version: string;
+  reason: string;
+  why: string;
+  repinned?: boolean;
+}
+
+/** Records on the execution why each version was picked (once, at dispatch). */
+export async function recordImageResolution(
+  db: Db,
+  execId: number,
+  versionSetId: number,
+  resolution: readonly RecordedResolution[],
+): Promise<void> {
+  await db('execution_flows')
+    .where({ exec_id: execId })
+    .update({ version_set_id: versionSetId, image_resolution: JSON.stringify(resolution) });
+}
+
+/** The version set id and recorded resolution of an execution, or undefined when it does not exist. */
+export async function findExecutionImages(
+  db: Db,
+  execId: number,
+): Promise<{ versionSetId: number | null; resolution: RecordedResolution[] | null } | undefined> {
+  const r = (await db('execution_flows').where({ exec_id: execId }).first('version_set_id', 'image_resolution')) as
+    Record<string, unknown> | undefined;
+  if (!r) return undefined;
+  return {
+    versionSetId: r.version_set_id == null ? null : Number(r.version_set_id),
+    resolution: r.image_resolution == null ? null : (JSON.parse(String(r.image_resolution)) as RecordedResolution[]),
+  };
+}

@@ -110,6 +110,24 @@ describe('the flow engine on real processes', function () {
     assert.equal(a.flowFinished()?.payload.status, 'FAILED');
   });
 
+  it('kills a job past its job.timeout and fails it, naming the limit', async () => {
+    const { api: a, code } = await runToEnd([
+      job('sleepy', { command: 'sleep 30', 'job.timeout': '300ms' }),
+      job('after', { command: 'true' }, ['sleepy']),
+    ]);
+    assert.notEqual(code, 0);
+    assert.deepEqual(finalStatuses(a), { sleepy: 'FAILED', after: 'CANCELLED' });
+    assert.equal(jobEvents(a, 'JOB_FINISHED', 'sleepy')[0]?.message, 'the job ran longer than its job.timeout of 300 ms and was killed');
+  });
+
+  it('kills the flow past flow.max.running.time', async () => {
+    const { api: a, code } = await runToEnd([job('sleepy', { command: 'sleep 30' })], { 'flow.max.running.time': '400ms' });
+    assert.notEqual(code, 0);
+    assert.equal(a.flowFinished()?.payload.status, 'KILLED');
+    assert.deepEqual(finalStatuses(a), { sleepy: 'KILLED' });
+    assert.match(a.log().toString(), /Kill requested \(the flow ran longer than its maximum running time of 400 ms\)/);
+  });
+
   it('gives jobs Azkaban’s built-in properties', async () => {
     const { api: a, code } = await runToEnd([
       job('show', { command: 'echo ${azkaban.flow.flowid} ${azkaban.job.id} ${azkaban.flow.projectid} ${azkaban.flow.start.timezone}' }),

@@ -78,7 +78,8 @@ for (const dialect of testDialects()) {
         versionState: 'ACTIVE',
       });
       assert.equal(created.status, 201);
-      const moved = await waitFinal(await exec('echo', 'echo'));
+      const movedId = await exec('echo', 'echo');
+      const moved = await waitFinal(movedId);
       assert.notEqual(moved.versionSetId, first.versionSetId);
       const pinned = await waitFinal(await exec('echo', 'echo', { 'flowOverride[azkaban.version-set.id]': String(first.versionSetId) }));
       assert.equal(pinned.status, 'SUCCEEDED');
@@ -89,11 +90,39 @@ for (const dialect of testDialects()) {
       assert.deepEqual(dry.json.images, [
         { imageType: 'caisson-base', imageVersion: '0.0.1', image: 'caisson-base:0.0.1', reason: 'active', why: 'the ACTIVE version' },
       ]);
+      const why = await rest('GET', `/api/v1/executions/${movedId}/images`);
+      assert.deepEqual(why.json, {
+        execId: movedId,
+        versionSetId: moved.versionSetId,
+        images: { 'caisson-base': { image: 'caisson-base:0.0.1', version: '0.0.1' } },
+        resolution: [{ imageType: 'caisson-base', version: '0.0.1', reason: 'active', why: 'the ACTIVE version' }],
+      });
       const dryPinned = await rest(
         'GET',
         `/api/v1/version-sets/resolve?project=echo&flow=echo&flowOverride[azkaban.version-set.id]=${String(first.versionSetId)}`,
       );
       assert.equal((dryPinned.json.images as Json[])[0]!.reason, 'pinned');
+    });
+
+    it('re-resolves a pinned version that is no longer runnable and records that on the execution', async () => {
+      const firstId = await exec('echo', 'echo', { 'flowOverride[image.caisson-base.version]': '0.0.0' });
+      const first = await waitFinal(firstId);
+      const versions = (await rest('GET', '/imageVersions?imageType=caisson-base&imageVersion=0.0.0')).json as unknown as Json[];
+      await rest('POST', `/imageVersions/${String(versions[0]!.id)}`, { imageType: 'caisson-base', versionState: 'DEPRECATED' });
+      const againId = await exec('echo', 'echo', { 'flowOverride[azkaban.version-set.id]': String(first.versionSetId) });
+      const again = await waitFinal(againId);
+      assert.equal(again.status, 'SUCCEEDED');
+      const why = await rest('GET', `/api/v1/executions/${againId}/images`);
+      assert.deepEqual(why.json.resolution, [
+        {
+          imageType: 'caisson-base',
+          version: '0.0.1',
+          reason: 'active',
+          why: 'the pinned version 0.0.0 is no longer runnable; re-resolved: the ACTIVE version',
+          repinned: true,
+        },
+      ]);
+      await rest('POST', `/imageVersions/${String(versions[0]!.id)}`, { imageType: 'caisson-base', versionState: 'STABLE' });
     });
 
     it('names an unknown jobtype in the dry run', async () => {
@@ -108,7 +137,7 @@ for (const dialect of testDialects()) {
       assert.equal(r.status, 200);
       const stats = r.json as unknown as Json[];
       const v000 = stats.find((s) => s.version === '0.0.0')!;
-      assert.equal(v000.succeeded, 3);
+      assert.equal(v000.succeeded, 4);
       assert.equal(v000.successRate, 1);
       assert.deepEqual(
         stats.map((s) => s.version),

@@ -117,6 +117,9 @@ export function buildApp(deps: AppDeps): express.Express {
         ...imageDeps,
         settings: deps.images.settings,
         loadFlow: (req, pr, f) => flowToResolve(deps.projects, req, pr, f),
+        checkExecutionRead: async (req, execId) => {
+          await deps.executions.requireExecution(callerOf(req)!, String(execId), 'READ');
+        },
       }),
     );
     api.use(imageAdminRouter(imageDeps));

@@ -21,6 +21,7 @@ import { buildExecutionGraph, nodeOf, type ExecutionGraph } from './execution-gr
 import { flowBuiltins, jobPropertyLayers } from './job-properties.js';
 import { retryPolicyOf } from './retry-policy.js';
 import { schedulingOptionsFor } from './run-options.js';
+import { describeDuration, flowMaxRunningOf, jobTimeoutOf } from './timeouts.js';
 import { decideNextSteps, type ConditionDecision, type SchedulingOptions } from './scheduling.js';
 
 export type EmitEvent = (type: ContainerEventType, payload: Record<string, unknown>) => void;
@@ -61,6 +62,10 @@ export class DagRunner {
   /** Condition outcome of nodes that have a condition, reported with their next event. */
   private readonly conditionOutcomes = new Map<string, ConditionDecision>();
   private readonly uuid = crypto.randomUUID();
+  /** Timers of jobs with a `job.timeout`, and the jobs killed by theirs (with the limit). */
+  private readonly jobTimers = new Map<string, NodeJS.Timeout>();
+  private readonly timedOut = new Map<string, number>();
+  private flowTimer: NodeJS.Timeout | undefined;
   private flowStatus: Status = 'PREPARING';
   private startTime = 0;
   private cancelRequested = false;
@@ -91,6 +96,16 @@ export class DagRunner {
     );
     flowLog.info(`Failure action: ${this.scheduling.failureAction}; at most ${Math.max(1, plan.numJobThreads)} jobs at once`);
     this.options.emit('FLOW_STARTED', { status: 'RUNNING', startTime: this.startTime });
+    const maxRunning = flowMaxRunningOf(plan.flowParams, plan.flow.config);
+    if (maxRunning.note !== undefined) flowLog.warn(maxRunning.note);
+    if (maxRunning.ms !== undefined) {
+      const limit = maxRunning.ms;
+      this.flowTimer = setTimeout(
+        () => this.cancel(`the flow ran longer than its maximum running time of ${describeDuration(limit)}`),
+        limit,
+      );
+      this.flowTimer.unref();
+    }
     this.step();
     return this.finished;
   }
@@ -172,6 +187,7 @@ export class DagRunner {
       this.flowStatus = decisions.flowStatus;
       const elapsed = Math.round((clock.now() - this.startTime) / 1000);
       flowLog.info(`Flow finished with status ${decisions.flowStatus} in ${elapsed} seconds`);
+      clearTimeout(this.flowTimer);
       this.resolveFinished?.(decisions.flowStatus);
     }
   }
@@ -203,6 +219,7 @@ export class DagRunner {
       handle = settledJob({ status: 'FAILED', message });
     }
     this.handles.set(id, handle);
+    this.armJobTimeout(id, attempt, handle, jobLog);
     handle.done
       .then(
         (outcome) => outcome,
@@ -255,10 +272,18 @@ export class DagRunner {
     };
   }
 
-  private finishJob(id: string, outcome: JobOutcome): void {
+  private finishJob(id: string, ended: JobOutcome): void {
+    let outcome = ended;
     const { flowLog, emit, clock, logs } = this.options;
     this.handles.delete(id);
     const attempt = this.attempts.get(id) ?? 0;
+    clearTimeout(this.jobTimers.get(id));
+    this.jobTimers.delete(id);
+    const limit = this.timedOut.get(id);
+    this.timedOut.delete(id);
+    if (limit !== undefined && this.statuses.get(id) !== 'KILLING') {
+      outcome = { status: 'FAILED', message: `the job ran longer than its job.timeout of ${describeDuration(limit)} and was killed` };
+    }
     const status: Status = this.statuses.get(id) === 'KILLING' ? 'KILLED' : outcome.status;
     const times = this.timesOf(id);
     times.end = clock.now();
@@ -280,6 +305,26 @@ export class DagRunner {
     if (outcome.message !== undefined && status !== 'SUCCEEDED') payload.message = outcome.message;
     emit('JOB_FINISHED', payload as unknown as Record<string, unknown>);
     this.step();
+  }
+
+  /** Kills the attempt once it runs longer than its `job.timeout`; finishJob then fails it. */
+  private armJobTimeout(id: string, attempt: number, handle: JobHandle, jobLog: LineLog): void {
+    const limit = jobTimeoutOf(this.propertiesOf(id, attempt));
+    if (limit.note !== undefined) this.options.flowLog.warn(`Job ${id}: ${limit.note}`);
+    const ms = limit.ms;
+    if (ms === undefined) return;
+    const timer = setTimeout(() => {
+      this.timedOut.set(id, ms);
+      this.options.flowLog.info(`Job ${id} ran longer than its job.timeout of ${describeDuration(ms)}; killing it`);
+      try {
+        jobLog.error(`the job ran longer than its job.timeout of ${describeDuration(ms)} and is killed`);
+      } catch {
+        // the flow log has the message too
+      }
+      handle.kill();
+    }, ms);
+    timer.unref();
+    this.jobTimers.set(id, timer);
   }
 
   /** Reports the failed attempt, then starts the next one after `backoffMs` unless killed first. */

@@ -413,6 +413,16 @@ export const CONFORMANCE_CASES: ConformanceCase[] = [
     flow: 'f',
     expect: { flow: 'SUCCEEDED', jobs: { a: 'SUCCEEDED' }, attempts: { a: 1 } },
   },
+  // --- timeouts ------------------------------------------------------------------------------
+  {
+    name: 'a job past its job.timeout is killed and FAILED; an all_done child still runs',
+    files: flow2([
+      slow('sleepy', 30, { config: { command: 'sleep 30', 'job.timeout': '300ms' } }),
+      ok('after', { dependsOn: ['sleepy'], condition: 'all_done' }),
+    ]),
+    flow: 'f',
+    expect: { flow: 'SUCCEEDED', jobs: { sleepy: 'FAILED', after: 'SUCCEEDED' }, logs: { sleepy: 'job.timeout of 300 ms' } },
+  },
   // --- embedded flows ------------------------------------------------------------------------
   {
     name: 'embedded flows run under nested ids in dependency order',

@@ -1,6 +1,8 @@
 /**
  * The flow engine end to end in solo mode: real web server, real flow-container processes.
- * Conditions on runtime parameters fed by a submit override, a retried job, a Flow 1.0 project.
+ * Conditions on runtime parameters fed by a submit override, a retried job, a Flow 1.0 project;
+ * then the conformance suite (test/flow-container/conformance/cases.ts) through uploads and
+ * executeFlow: every sixth case by default, all of them with CAISSON_CONFORMANCE=all.
  */
 import assert from 'node:assert/strict';
 import { testDialects } from '../../../common/db/test-database.js';
@@ -15,6 +17,8 @@ import {
 } from '../../support/test-server.js';
 import { zipOfFiles } from '../../support/projects.js';
 import { waitFor } from '../../support/wait.js';
+import { CONFORMANCE_CASES } from '../../flow-container/conformance/cases.js';
+import { assertOutcome, projectFilesOf, type CaseOutcome, type JobOutcome } from '../../flow-container/conformance/outcome.js';
 
 const PROJECT_FILE = 'azkaban-flow-version: 2.0\n';
 
@@ -54,6 +58,20 @@ const RETRYING = `nodes:
 `;
 
 type Json = Record<string, unknown>;
+
+const SOLO_CASES = process.env.CAISSON_CONFORMANCE === 'all' ? CONFORMANCE_CASES : CONFORMANCE_CASES.filter((_, i) => i % 6 === 0);
+
+/** fetchexecflow's nodes, flattened by nested id. */
+function flattenNodes(nodes: Json[], into = new Map<string, JobOutcome>()): Map<string, JobOutcome> {
+  for (const n of nodes) {
+    const job: JobOutcome = { status: String(n.status), attempt: Number(n.attempt) };
+    if (Number(n.startTime) > 0) job.startTime = Number(n.startTime);
+    if (Number(n.endTime) > 0) job.endTime = Number(n.endTime);
+    into.set(String(n.nestedId), job);
+    if (Array.isArray(n.nodes)) flattenNodes(n.nodes as Json[], into);
+  }
+  return into;
+}
 
 for (const dialect of testDialects()) {
   describe(`the flow engine end to end in solo mode [${dialect}]`, function () {
@@ -150,6 +168,51 @@ for (const dialect of testDialects()) {
       assert.deepEqual(statuses(f), { extract: 'SUCCEEDED', load: 'SUCCEEDED', report: 'SUCCEEDED' });
       assert.equal(await jobLog(execid, 'extract'), 'hello from extract\n');
       assert.equal(await jobLog(execid, 'load'), 'load report\n');
+    });
+
+    describe('the conformance suite in solo mode', () => {
+      const outcomes = new Map<string, CaseOutcome | Error>();
+
+      before(async function () {
+        this.timeout(300_000);
+        const runCase = async (index: number): Promise<CaseOutcome> => {
+          const c = SOLO_CASES[index]!;
+          const project = `conformance-${index}`;
+          await upload(project, projectFilesOf(c));
+          const extra: Record<string, string> = {};
+          for (const [k, v] of Object.entries(c.submit?.params ?? {})) extra[`flowOverride[${k}]`] = v;
+          if (c.submit?.failureAction !== undefined) extra.failureAction = c.submit.failureAction;
+          if (c.submit?.disabled !== undefined) extra.disabled = JSON.stringify(c.submit.disabled);
+          const execid = await exec(project, c.flow, extra);
+          const f = await waitFinal(execid);
+          const jobs = flattenNodes(f.nodes as Json[]);
+          for (const id of Object.keys(c.expect.logs ?? {})) {
+            const job = jobs.get(id);
+            if (job !== undefined) job.log = await jobLog(execid, id, job.attempt);
+          }
+          return { flow: String(f.status), jobs };
+        };
+        let next = 0;
+        const worker = async (): Promise<void> => {
+          for (let i = next++; i < SOLO_CASES.length; i = next++) {
+            try {
+              outcomes.set(SOLO_CASES[i]!.name, await runCase(i));
+            } catch (e) {
+              outcomes.set(SOLO_CASES[i]!.name, e instanceof Error ? e : new Error(String(e)));
+            }
+          }
+        };
+        await Promise.all(Array.from({ length: 4 }, worker));
+      });
+
+      for (const c of SOLO_CASES) {
+        it(c.name, () => {
+          const outcome = outcomes.get(c.name);
+          if (outcome instanceof Error) throw outcome;
+          if (outcome === undefined) throw new Error('the case did not run');
+          assertOutcome(c, outcome);
+        });
+      }
     });
   });
 }

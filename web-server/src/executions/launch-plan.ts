@@ -11,7 +11,7 @@ import type { ExecTokens } from './exec-token.js';
 import { loadFlowOf } from './execution-plan.js';
 import type { ExecutionRow } from './executions-store.js';
 import { podEnvFrom } from './flow-params.js';
-import { updateExecutionFields } from './executions-store.js';
+import { recordImageResolution } from '../../../image-mgmt/src/version-set-store.js';
 import { loadVersionSetEntries, resolveAndStoreVersionSet, type ResolutionSettings } from '../../../image-mgmt/src/version-resolver.js';
 
 /** Jobtypes the flow container runs itself; every other type needs a jobtype image. */
@@ -47,7 +47,18 @@ export async function buildLaunchPlan(deps: LaunchPlanDeps, exec: ExecutionRow):
         deps.images.now(),
       );
       versionSetId = resolved.versionSetId;
-      await updateExecutionFields(deps.db, exec.execId, { version_set_id: versionSetId });
+      await recordImageResolution(
+        deps.db,
+        exec.execId,
+        versionSetId,
+        resolved.images.map((i) => ({
+          imageType: i.imageType,
+          version: i.version,
+          reason: i.reason,
+          why: i.why,
+          ...(i.repinned ? { repinned: true } : {}),
+        })),
+      );
     }
     const entries = (await loadVersionSetEntries(deps.db, versionSetId)) ?? {};
     jobtypeImages = Object.entries(entries)
