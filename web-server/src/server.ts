@@ -303,7 +303,7 @@ export class CaissonServer {
         setTimeout(() => srv.closeAllConnections(), 5000).unref();
       });
     }
-    this.control.stop();
+    await this.control.stop();
     await this.runtime.stop();
     await this.db.destroy();
   }

@@ -324,8 +324,10 @@ for (const dialect of testDialects()) {
       assert.deepEqual(Object.keys((list.json.executions as Json[])[0]!).sort(), [
         'endTime',
         'execId',
+        'executionSource',
         'flowId',
         'projectId',
+        'scheduleId',
         'startTime',
         'status',
         'submitTime',

@@ -36,6 +36,9 @@ export class ExecutionControl {
   private readonly startedAt: number;
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  /** Work started by the timer or by runtime events, awaited by stop() before the pool closes. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private checking = false;
   private readonly log: Logger;
 
   constructor(private readonly deps: ExecutionControlDeps) {
@@ -192,20 +195,37 @@ export class ExecutionControl {
   start(): void {
     if (this.unsubscribe) return;
     this.unsubscribe = this.deps.runtime.onEvent((e) => {
-      this.onRuntimeEvent(e).catch((err: unknown) => this.log.error({ err, execId: e.execId }, 'handling a runtime event failed'));
+      this.track(
+        this.onRuntimeEvent(e).catch((err: unknown) => this.log.error({ err, execId: e.execId }, 'handling a runtime event failed')),
+      );
     });
     const every = this.deps.watchIntervalMs ?? Math.max(1000, Math.floor(this.deps.heartbeatTimeoutMs / 5));
     this.timer = setInterval(() => {
-      this.checkHeartbeats().catch((err: unknown) => this.log.warn({ err }, 'the heartbeat check failed; it runs again shortly'));
+      if (this.checking) return; // the previous check is still running
+      this.checking = true;
+      this.track(
+        this.checkHeartbeats()
+          .catch((err: unknown) => this.log.warn({ err }, 'the heartbeat check failed; it runs again shortly'))
+          .finally(() => {
+            this.checking = false;
+          }),
+      );
     }, every);
     this.timer.unref();
   }
 
-  stop(): void {
+  private track(p: Promise<unknown>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Stops the watchdog and the runtime-event handling, then waits for work already started. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    await Promise.allSettled([...this.inFlight]);
   }
 }
 
