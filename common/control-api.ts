@@ -16,6 +16,7 @@
  * Server → container (the control API; in Kubernetes behind the ingress), same bearer token:
  *   GET  /ping                      → PingResponse
  *   POST /cancel                    → 202 CancelResponse
+ *   POST /retry-failed              → 200 RetryFailedResponse (failed jobs of the running flow run again)
  *   GET  /logs?job=<id>&attempt=<n>&offset=<bytes>&length=<bytes>  → LogSlice (no job: flow log)
  */
 import type { FlowDefinition } from './dsl/model.js';
@@ -57,6 +58,21 @@ export interface ExecutionOptions {
   failureEmails: string[];
   notifyFailureFirst: boolean;
   notifyFailureLast: boolean;
+  /** Flow-level retry of a failed run (`flow.retry.*`), resolved at submit; absent: never retried. */
+  flowRetry?: FlowRetryPolicy;
+}
+
+/** Final statuses after which a run may be retried as a new execution. */
+export const FLOW_RETRY_STATUSES = ['FAILED', 'EXECUTION_STOPPED'] as const;
+export type FlowRetryStatus = (typeof FLOW_RETRY_STATUSES)[number];
+export const FLOW_RETRY_STRATEGIES = ['retryAsNew', 'disableSucceededNodes'] as const;
+export type FlowRetryStrategy = (typeof FLOW_RETRY_STRATEGIES)[number];
+
+export interface FlowRetryPolicy {
+  statuses: FlowRetryStatus[];
+  /** Retries of the first run at most (the chain holds at most maxRetries + 1 executions). */
+  maxRetries: number;
+  strategy: FlowRetryStrategy;
 }
 
 /** The options of a submit that sets none (Azkaban's defaults). */
@@ -179,6 +195,12 @@ export interface PingResponse {
 
 export interface CancelResponse {
   accepted: true;
+}
+
+export interface RetryFailedResponse {
+  /** Nested ids set back to READY with a new attempt; empty when nothing failed or the flow no longer runs. */
+  retried: string[];
+  flowStatus: Status;
 }
 
 export interface LogSlice {

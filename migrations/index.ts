@@ -10,6 +10,8 @@ import * as m0004 from './0004_images.js';
 import * as m0005 from './0005_schedules.js';
 import * as m0006 from './0006_leases_and_audit.js';
 import * as m0008 from './0008_execution_image_resolution.js';
+import * as m0009 from './0009_execution_retries.js';
+import * as m0010 from './0010_rampup_guards.js';
 
 const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
   ['0001_users_and_sessions', m0001],
@@ -19,6 +21,8 @@ const MIGRATIONS: ReadonlyArray<readonly [string, Knex.Migration]> = [
   ['0005_schedules', m0005],
   ['0006_leases_and_audit', m0006],
   ['0008_execution_image_resolution', m0008],
+  ['0009_execution_retries', m0009],
+  ['0010_rampup_guards', m0010],
 ];
 
 const source: Knex.MigrationSource<readonly [string, Knex.Migration]> = {

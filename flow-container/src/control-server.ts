@@ -1,12 +1,12 @@
 /**
  * The container's control API (common/control-api.ts, server → container): GET /ping,
- * POST /cancel, GET /logs. Every call needs the execution token as a bearer token (401 otherwise,
+ * POST /cancel, POST /retry-failed, GET /logs. Every call needs the execution token as a bearer token (401 otherwise,
  * compared in constant time). Built on node:http; `start()` listens, `stop()` closes.
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CancelResponse, PingResponse } from '../../common/control-api.js';
+import type { CancelResponse, PingResponse, RetryFailedResponse } from '../../common/control-api.js';
 import type { Status } from '../../common/status.js';
 import { readLogSlice, type LogRegistry } from './log-files.js';
 
@@ -19,6 +19,8 @@ export interface ControlServerOptions {
   flowStatus: () => Status;
   /** Called for every accepted POST /cancel (the receiver makes it idempotent). */
   onCancel: () => void;
+  /** Called for every POST /retry-failed: sets the failed jobs back and returns their ids. */
+  onRetryFailed?: () => string[];
   /** Largest slice GET /logs returns, bytes. */
   maxLogSliceBytes?: number;
 }
@@ -77,7 +79,7 @@ export class ControlServer {
       sendJson(res, 401, { code: 'UNAUTHENTICATED', message: 'a valid execution token is required (Authorization: Bearer <token>)' });
       return;
     }
-    if (!['/ping', '/cancel', '/logs'].includes(url.pathname)) {
+    if (!['/ping', '/cancel', '/retry-failed', '/logs'].includes(url.pathname)) {
       sendJson(res, 404, { code: 'NOT_FOUND', message: `no route ${url.pathname}` });
       return;
     }
@@ -91,6 +93,12 @@ export class ControlServer {
         this.options.onCancel();
         const body: CancelResponse = { accepted: true };
         sendJson(res, 202, body);
+        return;
+      }
+      case 'POST /retry-failed': {
+        const retried = this.options.onRetryFailed?.() ?? [];
+        const body: RetryFailedResponse = { retried, flowStatus: this.options.flowStatus() };
+        sendJson(res, 200, body);
         return;
       }
       case 'GET /logs':

@@ -98,6 +98,7 @@ export class FlowContainer {
       logs: this.logs,
       flowStatus: () => this.runner?.status ?? this.status,
       onCancel: () => this.cancel('CANCEL'),
+      onRetryFailed: () => (this.finishing ? [] : (this.runner?.retryFailedJobs() ?? [])),
     });
   }
 

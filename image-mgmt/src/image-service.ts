@@ -266,6 +266,7 @@ export class ImageService {
           name: req.planName,
           description: req.description,
           active: activate,
+          guard: req.rampDownGuard,
           actor: caller.username,
           now,
         });
@@ -323,6 +324,7 @@ export class ImageService {
       const rows = [...merged.values()];
       checkPlanTotal(rows);
       await rampups.replacePlanRows(trx, before.id, await this.rowsWithIds(trx, type.id, type.name, rows), caller.username, now);
+      if (req.rampDownGuard !== undefined) await rampups.updatePlanGuard(trx, before.id, req.rampDownGuard, caller.username, now);
       const after = (await rampups.findActivePlan(trx, type.id))!;
       await appendImageAudit(trx, {
         actor: caller.username,

@@ -1,6 +1,7 @@
 /** Data access for ramp-up plans and their rows (image_rampup_plans, image_rampups). */
 import type { Knex } from 'knex';
 import type { RampupRow, StabilityTag } from './model.js';
+import type { RampDownGuard } from './ramp-down.js';
 
 type Db = Knex | Knex.Transaction;
 
@@ -14,7 +15,26 @@ export interface RampupPlan {
   createdAt: number;
   modifiedBy: string;
   modifiedAt: number;
+  /** The automatic ramp-down guard, or null when it is off (the default). */
+  rampDownGuard: RampDownGuard | null;
   rows: RampupRow[];
+}
+
+function guardOf(p: Record<string, unknown>): RampDownGuard | null {
+  if (p.guard_min_executions == null || p.guard_max_excess_failure_pct == null || p.guard_window_ms == null) return null;
+  return {
+    minExecutions: Number(p.guard_min_executions),
+    maxExcessFailurePercent: Number(p.guard_max_excess_failure_pct),
+    windowMs: Number(p.guard_window_ms),
+  };
+}
+
+function guardColumns(g: RampDownGuard | null): Record<string, number | null> {
+  return {
+    guard_min_executions: g?.minExecutions ?? null,
+    guard_max_excess_failure_pct: g?.maxExcessFailurePercent ?? null,
+    guard_window_ms: g?.windowMs ?? null,
+  };
 }
 
 /** The type's active plan with its rows (uq_image_rampup_plans_active: at most one). */
@@ -32,6 +52,7 @@ export async function findActivePlan(db: Db, typeId: number): Promise<RampupPlan
     createdAt: Number(p.created_at),
     modifiedBy: String(p.modified_by),
     modifiedAt: Number(p.modified_at),
+    rampDownGuard: guardOf(p),
     rows: rows.get(Number(p.id)) ?? [],
   };
 }
@@ -84,7 +105,7 @@ export async function deactivatePlan(db: Db, typeId: number, actor: string, now:
 
 export async function insertPlan(
   db: Db,
-  p: { typeId: number; name: string; description: string; active: boolean; actor: string; now: number },
+  p: { typeId: number; name: string; description: string; active: boolean; guard: RampDownGuard | null; actor: string; now: number },
 ): Promise<number> {
   const [id] = await db('image_rampup_plans').insert({
     type_id: p.typeId,
@@ -92,6 +113,7 @@ export async function insertPlan(
     description: p.description,
     active: p.active,
     active_type_id: p.active ? p.typeId : null,
+    ...guardColumns(p.guard),
     created_by: p.actor,
     created_at: p.now,
     modified_by: p.actor,
@@ -133,4 +155,21 @@ export async function countRowsOnVersion(db: Db, versionId: number): Promise<num
 
 export async function deleteRowsOnVersion(db: Db, versionId: number): Promise<void> {
   await db('image_rampups').where({ version_id: versionId }).del();
+}
+
+/** Sets or clears (null) the guard of a plan. */
+export async function updatePlanGuard(db: Db, planId: number, guard: RampDownGuard | null, actor: string, now: number): Promise<void> {
+  await db('image_rampup_plans')
+    .where({ id: planId })
+    .update({ ...guardColumns(guard), modified_by: actor, modified_at: now });
+}
+
+/** Active plans with a ramp-down guard: type id and guard (a scan of the few active plans). */
+export async function listGuardedActivePlans(db: Db): Promise<{ planId: number; typeId: number; guard: RampDownGuard }[]> {
+  const rows = (await db('image_rampup_plans')
+    .whereNotNull('active_type_id')
+    .whereNotNull('guard_min_executions')
+    .whereNotNull('guard_max_excess_failure_pct')
+    .whereNotNull('guard_window_ms')) as Record<string, unknown>[];
+  return rows.map((p) => ({ planId: Number(p.id), typeId: Number(p.type_id), guard: guardOf(p)! }));
 }

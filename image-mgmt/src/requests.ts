@@ -16,6 +16,7 @@ import {
   type StabilityTag,
   type VersionState,
 } from './model.js';
+import type { RampDownGuard } from './ramp-down.js';
 import { isValidVersion } from './version.js';
 
 const TYPE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -227,12 +228,46 @@ export function checkPlanTotal(rows: readonly { percentage: number }[]): void {
   if (total !== 100) fail([`rampup percentages must add up to 100, got ${total}`]);
 }
 
+const GUARD_SHAPE = 'rampDownGuard must be an object {minExecutions, maxExcessFailurePercent, windowMinutes} or null';
+
+function wholeIn(v: unknown, field: string, min: number, max: number, problems: string[]): number | undefined {
+  const raw = str(v);
+  const n = raw !== undefined && /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (n >= min && n <= max) return n;
+  problems.push(`rampDownGuard.${field} must be a whole number from ${min} to ${max}, got "${raw ?? ''}"`);
+  return undefined;
+}
+
+/** The automatic ramp-down guard of a plan body: undefined when absent, null when explicitly off. */
+export function rampDownGuardOf(v: unknown, problems: string[]): RampDownGuard | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) {
+    problems.push(GUARD_SHAPE);
+    return undefined;
+  }
+  const g = v as Record<string, unknown>;
+  const minExecutions = wholeIn(g.minExecutions, 'minExecutions', 1, 1_000_000, problems);
+  const maxExcessFailurePercent = wholeIn(g.maxExcessFailurePercent, 'maxExcessFailurePercent', 0, 100, problems);
+  const windowMinutes = wholeIn(g.windowMinutes, 'windowMinutes', 1, 43_200, problems);
+  if (minExecutions === undefined || maxExcessFailurePercent === undefined || windowMinutes === undefined) return undefined;
+  return { minExecutions, maxExcessFailurePercent, windowMs: windowMinutes * 60_000 };
+}
+
+/** The guard as the API shows it (window in minutes). */
+export function rampDownGuardJson(g: RampDownGuard | null): Record<string, number> | null {
+  return g
+    ? { minExecutions: g.minExecutions, maxExcessFailurePercent: g.maxExcessFailurePercent, windowMinutes: g.windowMs / 60_000 }
+    : null;
+}
+
 export interface CreatePlanRequest {
   planName: string;
   imageType: string;
   description: string;
   activatePlan: boolean;
   forceActivatePlan: boolean;
+  rampDownGuard: RampDownGuard | null;
   rows: RampupInput[];
 }
 
@@ -244,6 +279,7 @@ export function parseCreatePlan(body: unknown): CreatePlanRequest {
   const imageType = typeNameOf(b.imageType, problems);
   if (imageType === undefined) problems.push('imageType is required');
   const rows = rampupsOf(b.imageRampups, problems);
+  const guard = rampDownGuardOf(b.rampDownGuard, problems);
   if (problems.length > 0) fail(problems);
   checkPlanTotal(rows);
   return {
@@ -252,6 +288,7 @@ export function parseCreatePlan(body: unknown): CreatePlanRequest {
     description: str(b.description) ?? '',
     activatePlan: b.activatePlan === undefined ? true : bool(b.activatePlan),
     forceActivatePlan: bool(b.forceActivatePlan),
+    rampDownGuard: guard ?? null,
     rows,
   };
 }
@@ -260,6 +297,8 @@ export interface UpdatePlanRequest {
   /** False when the request sets activatePlan or forceActivatePlan to false: the plan is deactivated. */
   keepActive: boolean;
   rows: RampupInput[];
+  /** undefined: unchanged; null: turned off. */
+  rampDownGuard?: RampDownGuard | null;
 }
 
 export function parseUpdatePlan(body: unknown): UpdatePlanRequest {
@@ -267,7 +306,8 @@ export function parseUpdatePlan(body: unknown): UpdatePlanRequest {
   const problems: string[] = [];
   const deactivate =
     (b.activatePlan !== undefined && !bool(b.activatePlan)) || (b.forceActivatePlan !== undefined && !bool(b.forceActivatePlan));
-  const rows = b.imageRampups === undefined && deactivate ? [] : rampupsOf(b.imageRampups, problems);
+  const rows = b.imageRampups === undefined && (deactivate || b.rampDownGuard !== undefined) ? [] : rampupsOf(b.imageRampups, problems);
+  const guard = rampDownGuardOf(b.rampDownGuard, problems);
   if (problems.length > 0) fail(problems);
-  return { keepActive: !deactivate, rows };
+  return { keepActive: !deactivate, rows, ...(guard === undefined ? {} : { rampDownGuard: guard }) };
 }

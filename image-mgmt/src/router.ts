@@ -13,6 +13,8 @@ import { listImageAudit } from './audit-store.js';
 import { aggregateVersionStats } from './execution-stats.js';
 import type { ImageService } from './image-service.js';
 import type { ImageCaller, ImageVersion } from './model.js';
+import type { RampDownGuard } from './ramp-down.js';
+import { rampDownGuardJson } from './requests.js';
 import { compareVersions } from './version.js';
 import { parseVersionSetBody } from './version-set.js';
 import { countExecutionsByVersionSet, findExecutionImages, findVersionSet, findVersionSets } from './version-set-store.js';
@@ -370,6 +372,7 @@ function planJson(p: {
   name: string;
   description: string;
   active: boolean;
+  rampDownGuard: RampDownGuard | null;
   rows: { version: string; percentage: number; stabilityTag: string }[];
 }): Record<string, unknown> {
   return {
@@ -377,6 +380,7 @@ function planJson(p: {
     planName: p.name,
     description: p.description,
     activatePlan: p.active,
+    rampDownGuard: rampDownGuardJson(p.rampDownGuard),
     imageRampups: p.rows.map((r) => ({ imageVersion: r.version, rampupPercentage: r.percentage, stabilityTag: r.stabilityTag })),
   };
 }

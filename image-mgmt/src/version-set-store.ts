@@ -87,3 +87,23 @@ export async function findExecutionImages(
     resolution: r.image_resolution == null ? null : (JSON.parse(String(r.image_resolution)) as RecordedResolution[]),
   };
 }
+
+/**
+ * Finished executions per version set and status that ended at or after `since` (the ramp-down
+ * window). Scans ix_execution_flows_status_update's status prefix; update_time ≥ end_time.
+ */
+export async function countFinishedExecutionsSince(
+  db: Db,
+  statuses: readonly string[],
+  since: number,
+): Promise<{ versionSetId: number; status: string; n: number }[]> {
+  const rows = (await db('execution_flows')
+    .whereIn('status', [...statuses])
+    .andWhere('update_time', '>=', since)
+    .andWhere('end_time', '>=', since)
+    .whereNotNull('version_set_id')
+    .select('version_set_id', 'status')
+    .count({ n: '*' })
+    .groupBy('version_set_id', 'status')) as Record<string, unknown>[];
+  return rows.map((r) => ({ versionSetId: Number(r.version_set_id), status: String(r.status), n: Number(r.n) }));
+}

@@ -249,6 +249,53 @@ for (const dialect of testDialects()) {
       );
     });
 
+    it('creates, reads, updates and clears a ramp-down guard, validating it with exact messages', async () => {
+      await createType('tez');
+      await addVersion('tez', '1.0', 'ACTIVE');
+      await addVersion('tez', '1.1');
+      const rows = [
+        { imageVersion: '1.0', rampupPercentage: 90 },
+        { imageVersion: '1.1', rampupPercentage: 10 },
+      ];
+      let r = await call('member', 'POST', '/imageRampup', {
+        planName: 'guarded',
+        imageType: 'tez',
+        imageRampups: rows,
+        rampDownGuard: { minExecutions: 0, maxExcessFailurePercent: 101, windowMinutes: 'soon' },
+      });
+      assert.equal(r.status, 400);
+      assert.equal(
+        r.json.error,
+        'rampDownGuard.minExecutions must be a whole number from 1 to 1000000, got "0"; rampDownGuard.maxExcessFailurePercent must be a whole number from 0 to 100, got "101"; rampDownGuard.windowMinutes must be a whole number from 1 to 43200, got "soon"',
+      );
+      r = await call('member', 'POST', '/imageRampup', { planName: 'guarded', imageType: 'tez', imageRampups: rows, rampDownGuard: [] });
+      assert.equal(r.json.error, 'rampDownGuard must be an object {minExecutions, maxExcessFailurePercent, windowMinutes} or null');
+      r = await call('member', 'POST', '/imageRampup', { planName: 'unguarded', imageType: 'tez', imageRampups: rows });
+      assert.equal(r.status, 201);
+      assert.equal((await call('guest', 'GET', '/imageRampup?imageType=tez')).json.rampDownGuard, null, 'the guard defaults off');
+      const guard = { minExecutions: 20, maxExcessFailurePercent: 10, windowMinutes: 60 };
+      r = await call('member', 'POST', '/imageRampup', {
+        planName: 'guarded',
+        imageType: 'tez',
+        imageRampups: rows,
+        forceActivatePlan: true,
+        rampDownGuard: guard,
+      });
+      assert.equal(r.status, 201);
+      assert.deepEqual((await call('guest', 'GET', '/imageRampup?imageType=tez')).json.rampDownGuard, guard);
+      r = await call('member', 'POST', '/imageRampup/tez', { rampDownGuard: { ...guard, minExecutions: 5 } });
+      assert.equal(r.status, 200);
+      assert.deepEqual(r.json.rampDownGuard, { ...guard, minExecutions: 5 });
+      assert.deepEqual(
+        (r.json.imageRampups as Record<string, unknown>[]).map((x) => x.rampupPercentage),
+        [90, 10],
+        'changing only the guard keeps the rows',
+      );
+      r = await call('member', 'POST', '/imageRampup/tez', { rampDownGuard: null });
+      assert.equal(r.json.rampDownGuard, null);
+      assert.equal((await call('guest', 'POST', '/imageRampup/tez', { rampDownGuard: guard })).status, 403);
+    });
+
     it('keeps one active plan under concurrent creations', async () => {
       await createType('flink');
       await addVersion('flink', '1.0', 'ACTIVE');

@@ -323,6 +323,14 @@ export const SERVER_OPTIONS = {
     defaultText: '(none)',
     doc: 'Comma-separated image types every execution resolves besides the base type and its jobtypes (a platform image, say).',
   }),
+  rampDownCheckInterval: option({
+    env: 'CAISSON_RAMP_DOWN_CHECK_INTERVAL',
+    key: 'rampDownCheckInterval',
+    parse: parsers.duration,
+    default: 60_000,
+    defaultText: '1m',
+    doc: 'How often the automatic ramp-down judges the ramped versions of plans that set a `rampDownGuard` (plans without one are never touched).',
+  }),
   // --- metrics (issue 7): add options below this line ---
   // --- flow engine (issue 6): add options below this line ---
 } as const;

@@ -35,6 +35,7 @@ import { defaultFlowContainerCommand, ProcessRuntime, type ContainerCommand } fr
 import type { ContainerRuntime } from './runtime/container-runtime.js';
 import { CaissonError } from '../../common/errors.js';
 import { ImageService } from '../../image-mgmt/src/image-service.js';
+import { RampDownMonitor } from '../../image-mgmt/src/ramp-down-monitor.js';
 import { registerBuiltInImages } from '../../image-mgmt/src/bootstrap.js';
 import { shippedJobtypes } from '../../image-mgmt/src/jobtype-payloads.js';
 import type { ResolutionSettings } from '../../image-mgmt/src/version-resolver.js';
@@ -76,6 +77,7 @@ export class CaissonServer {
   readonly scheduler: Scheduler;
   readonly schedules: ScheduleService;
   readonly images: ImageService;
+  readonly rampDown: RampDownMonitor;
   readonly imageSettings: ResolutionSettings;
   /** This server's own Prometheus registry (never the global default one), served at /metrics. */
   readonly metrics = new Metrics();
@@ -93,6 +95,17 @@ export class CaissonServer {
     }
     this.db = openDatabase(config.databaseUrl);
     this.images = new ImageService({ db: this.db, clock });
+    this.rampDown = new RampDownMonitor({
+      db: this.db,
+      clock,
+      intervalMs: config.rampDownCheckInterval,
+      onRampDown: (e) =>
+        log.warn(
+          { event: 'image.ramp-down', imageType: e.imageType, version: e.version, activeVersion: e.activeVersion, share: e.percentage },
+          `Ramped down image type ${e.imageType} ${e.version} to UNSTABLE at 0% (its ${e.percentage}% returns to ${e.activeVersion}): ${e.reason}.`,
+        ),
+      onError: (err) => log.warn({ err }, 'the automatic ramp-down check failed; will retry'),
+    });
     this.imageSettings = { baseImageType: config.baseImageType, alwaysIncludedImageTypes: config.alwaysIncludedImageTypes };
     const tokens = new ExecTokens(loadSecretKey(config.secretKey, config.dataDir));
     const claimer = config.replicaId || `${os.hostname()}:${process.pid}`;
@@ -276,6 +289,7 @@ export class CaissonServer {
     });
     await this.queue.start();
     this.scheduler.start();
+    this.rampDown.start();
     this.sweepTimer = setInterval(() => {
       this.auth.sweepExpired().catch((e: unknown) => log.warn({ err: e }, 'sweeping expired sessions failed; will retry'));
       if (this.runtime instanceof ProcessRuntime) {
@@ -292,6 +306,7 @@ export class CaissonServer {
     if (this.stopped) return;
     this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.rampDown.stop();
     await this.scheduler.stop();
     await this.queue.stop();
     if (this.httpServer) {

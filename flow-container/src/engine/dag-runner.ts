@@ -18,6 +18,7 @@ import { isFlowFinal, type Status } from '../../../common/status.js';
 import { LineLog, type LogRegistry } from '../log-files.js';
 import { settledJob, type JobContext, type JobHandle, type JobOutcome, type Jobtype } from '../jobtypes/jobtype.js';
 import { buildExecutionGraph, nodeOf, type ExecutionGraph } from './execution-graph.js';
+import { failedJobsToRetry } from './failed-job-retry.js';
 import { flowBuiltins, jobPropertyLayers } from './job-properties.js';
 import { retryPolicyOf } from './retry-policy.js';
 import { schedulingOptionsFor } from './run-options.js';
@@ -118,6 +119,33 @@ export class DagRunner {
     if (this.flowStatus !== 'PREPARING') this.step();
   }
 
+  /**
+   * retryFailedJobs: failed, killed and cancelled nodes of a flow that still runs go back to READY
+   * with a new attempt and the scheduling core decides them again. Returns the nodes set back
+   * (empty when the flow is not running, is being killed, or nothing failed).
+   */
+  retryFailedJobs(): string[] {
+    if (this.cancelRequested || !['RUNNING', 'FAILED_FINISHING'].includes(this.flowStatus)) return [];
+    const { flowLog, emit } = this.options;
+    const { reset, reopen } = failedJobsToRetry(this.graph, this.statuses);
+    if (reset.length === 0) return [];
+    flowLog.info(`Retrying failed jobs: ${reset.join(', ')}`);
+    for (const id of reopen) {
+      this.statuses.set(id, 'RUNNING');
+      emit('JOB_STATUS_CHANGED', this.jobPayload(id, 'RUNNING'));
+    }
+    for (const id of reset) {
+      this.statuses.delete(id);
+      this.attempts.set(id, (this.attempts.get(id) ?? 0) + 1);
+      this.times.set(id, {});
+      this.conditionOutcomes.delete(id);
+      this.outputs.delete(id);
+      emit('JOB_STATUS_CHANGED', this.jobPayload(id, 'READY'));
+    }
+    this.step();
+    return reset;
+  }
+
   private step(): void {
     if (this.stepping) {
       this.stepAgain = true;
@@ -182,7 +210,7 @@ export class DagRunner {
         emit('JOB_FINISHED', this.jobPayload(id, status));
       }
     }
-    for (const id of decisions.start) this.startJob(id);
+    for (const id of decisions.start) this.startJob(id, this.attempts.get(id) ?? 0);
     if (isFlowFinal(decisions.flowStatus) && this.handles.size === 0) {
       this.flowStatus = decisions.flowStatus;
       const elapsed = Math.round((clock.now() - this.startTime) / 1000);

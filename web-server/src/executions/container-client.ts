@@ -1,5 +1,5 @@
-/** HTTP client for a flow container's control API (ping, cancel, live logs), with timeouts. */
-import type { CancelResponse, LogSlice, PingResponse } from '../../../common/control-api.js';
+/** HTTP client for a flow container's control API (ping, cancel, retry of failed jobs, live logs), with timeouts. */
+import type { CancelResponse, LogSlice, PingResponse, RetryFailedResponse } from '../../../common/control-api.js';
 
 export class ContainerClient {
   constructor(private readonly timeoutMs = 5_000) {}
@@ -20,6 +20,10 @@ export class ContainerClient {
 
   cancel(baseUrl: string, token: string): Promise<CancelResponse> {
     return this.call(baseUrl, token, 'POST', '/cancel');
+  }
+
+  retryFailed(baseUrl: string, token: string): Promise<RetryFailedResponse> {
+    return this.call(baseUrl, token, 'POST', '/retry-failed');
   }
 
   logs(baseUrl: string, token: string, job: string | undefined, attempt: number, offset: number, length: number): Promise<LogSlice> {

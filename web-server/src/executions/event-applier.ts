@@ -10,6 +10,7 @@ import { CaissonError } from '../../../common/errors.js';
 import { canJobTransition, isFlowFinal, isJobFinal, isStatus, type Status } from '../../../common/status.js';
 import { findExecution, findJob, transitionExecution, upsertJob, type ExecutionRow } from './executions-store.js';
 import { insertEvent, lastEventSeq } from './events-store.js';
+import { submitFlowRetryIfDue } from './flow-retries.js';
 import { finalizeJobsOf } from './jobs-finalize.js';
 import type { ExecutionStage, Metrics } from '../metrics/metrics.js';
 
@@ -50,6 +51,7 @@ async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerE
         : await transitionExecution(trx, exec.execId, status, now, { set: { end_time: e.time } });
       if (moved) {
         await finalizeJobsOf(trx, exec.execId, now);
+        await submitFlowRetryIfDue(trx, exec.execId, now);
         const startedAt = current?.startTime ?? null;
         if (startedAt !== null) stages.push({ stage: 'running_to_final', fromMs: startedAt, toMs: e.time });
       }

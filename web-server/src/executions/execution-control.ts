@@ -13,6 +13,7 @@ import type { ContainerClient } from './container-client.js';
 import { appendServerEvent } from './events-store.js';
 import type { ExecTokens } from './exec-token.js';
 import { findExecution, listExecutionsIn, transitionExecution, updateExecutionFields, type ExecutionRow } from './executions-store.js';
+import { submitFlowRetryIfDue } from './flow-retries.js';
 import { finalizeJobsOf } from './jobs-finalize.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -120,6 +121,7 @@ export class ExecutionControl {
           { status, reason: reason ?? null },
           now,
         );
+        await submitFlowRetryIfDue(trx, execId, now);
       }
       return ok;
     });

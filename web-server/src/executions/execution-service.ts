@@ -88,6 +88,29 @@ export class ExecutionService {
     return { exec, outcome: await this.deps.control.cancel(exec, caller.username) };
   }
 
+  /**
+   * retryFailedJobs: asks the container of a running flow to run its failed jobs again (each with a
+   * new attempt). Refused with Azkaban's message once the flow is not running any more.
+   */
+  async retryFailedJobs(caller: Principal, execId: string | number | undefined): Promise<{ exec: ExecutionRow; retried: string[] }> {
+    const exec = await this.requireExecution(caller, execId, 'EXECUTE');
+    const notRunning = new CaissonError('CONFLICT', `Execution ${exec.execId} of flow ${exec.flowId} isn't running.`);
+    if (exec.status !== 'RUNNING' && exec.status !== 'FAILED_FINISHING') throw notRunning;
+    const url = this.deps.control.controlUrlOf(exec);
+    const token = this.deps.control.tokenOf(exec);
+    if (!url || !token) throw notRunning;
+    try {
+      const r = await this.deps.client.retryFailed(url, token);
+      this.deps.log.info({ execId: exec.execId, retried: r.retried, by: caller.username }, `Retrying ${r.retried.length} failed jobs.`);
+      return { exec, retried: r.retried };
+    } catch (e) {
+      throw new CaissonError('UNAVAILABLE', `The flow container of execution ${exec.execId} did not take the retry: ${String(e)}`, {
+        cause: e,
+        retryable: true,
+      });
+    }
+  }
+
   async running(caller: Principal, project: string | undefined, flow: string | undefined): Promise<number[]> {
     const p = await this.deps.projects.requireProject(caller, project, 'READ');
     if (!flow) throw new CaissonError('BAD_REQUEST', 'Flow name is missing: pass "flow".');

@@ -71,6 +71,10 @@ export function fetchExecFlowView(
     execid: exec.execId,
     executionSource: exec.executionSource,
     scheduleId: exec.scheduleId ?? -1,
+    // Caisson's flow-level retries (Azkaban's fields above are unchanged): -1 for a first run.
+    rootExecId: exec.rootExecId ?? -1,
+    parentExecId: exec.parentExecId ?? -1,
+    retryCount: exec.retryCount,
   };
 }
 
@@ -127,6 +131,9 @@ export function restExecutionView(exec: ExecutionRow, projectName: string, jobs:
     scheduleId: exec.scheduleId,
     dispatchAttempt: exec.attempt,
     failureReason: exec.failureReason,
+    rootExecId: exec.rootExecId,
+    parentExecId: exec.parentExecId,
+    retryCount: exec.retryCount,
     versionSetId: exec.versionSetId,
     options: exec.options,
     flowParams: exec.flowParams,

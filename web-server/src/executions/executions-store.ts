@@ -36,6 +36,10 @@ export interface ExecutionRow {
   runtimeInfo: RuntimeInfo | null;
   failureReason: string | null;
   heartbeatAt: number | null;
+  /** Flow-level retries: the first run of the chain and the run this one retries (null for a first run). */
+  rootExecId: number | null;
+  parentExecId: number | null;
+  retryCount: number;
 }
 
 export interface JobRow {
@@ -80,6 +84,9 @@ export function toExecution(r: Record<string, unknown>): ExecutionRow {
     runtimeInfo: r.runtime_info ? (JSON.parse(String(r.runtime_info)) as RuntimeInfo) : null,
     failureReason: (r.failure_reason as string | null) ?? null,
     heartbeatAt: num(r.heartbeat_at),
+    rootExecId: num(r.root_exec_id),
+    parentExecId: num(r.parent_exec_id),
+    retryCount: Number(r.retry_count ?? 0),
   };
 }
 
@@ -109,6 +116,8 @@ export interface NewExecution {
   scheduleId: number | null;
   options: ExecutionOptions;
   flowParams: Record<string, string>;
+  /** Set for a flow-level retry (uq_execution_flows_parent: one retry per parent). */
+  retryOf?: { rootExecId: number; parentExecId: number; retryCount: number };
 }
 
 export async function insertExecution(db: Db, e: NewExecution): Promise<number> {
@@ -126,6 +135,7 @@ export async function insertExecution(db: Db, e: NewExecution): Promise<number> 
     attempt: 0,
     options: JSON.stringify(e.options),
     flow_params: JSON.stringify(e.flowParams),
+    ...(e.retryOf ? { root_exec_id: e.retryOf.rootExecId, parent_exec_id: e.retryOf.parentExecId, retry_count: e.retryOf.retryCount } : {}),
   });
   return Number(id);
 }

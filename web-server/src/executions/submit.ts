@@ -13,6 +13,7 @@ import { isAdmin, type Principal } from '../auth/principal.js';
 import type { ProjectService } from '../projects/project-service.js';
 import { findLiveProjectByName } from '../projects/projects-store.js';
 import { resolveFlowParams } from './flow-params.js';
+import { parseFlowRetryPolicy } from './flow-retry-policy.js';
 import { findExecutionsOfFlowIn, insertExecution, insertJobs } from './executions-store.js';
 
 export interface SubmitRequest {
@@ -133,6 +134,9 @@ export async function prepareSubmission(
     notifyFailureFirst: req.notifyFailureFirst === 'true',
     notifyFailureLast: req.notifyFailureLast === 'true',
   };
+  // Flow parameters (submit overrides, param.override.*) win over the flow's config.
+  const flowRetry = parseFlowRetryPolicy({ ...flow.config, ...params });
+  if (flowRetry) options.flowRetry = flowRetry;
   const disabledSet = new Set(disabled);
   return {
     projectId: project.id,

@@ -10,6 +10,7 @@ import { forUpdateSkipLocked } from '../../../common/db/dialect.js';
 import { FLOW_ACTIVE_STATUSES } from '../../../common/status.js';
 import { appendServerEvent } from '../executions/events-store.js';
 import { toExecution, transitionExecution, type ExecutionRow } from '../executions/executions-store.js';
+import { submitFlowRetryIfDue } from '../executions/flow-retries.js';
 import { finalizeJobsOf } from '../executions/jobs-finalize.js';
 import type { RuntimeInfo } from '../runtime/container-runtime.js';
 
@@ -184,6 +185,7 @@ export async function markStopped(db: Knex, execId: number, claimer: string, now
     if (moved) {
       await finalizeJobsOf(trx, execId, now);
       await appendServerEvent(trx, execId, 'EXECUTION_STOPPED', { status: 'EXECUTION_STOPPED', reason }, now);
+      await submitFlowRetryIfDue(trx, execId, now);
     }
     return moved;
   });

@@ -33,16 +33,7 @@ export type AjaxHandler = (caller: Principal, params: RequestParams, req: expres
 
 /** Actions of later releases answer like Azkaban does for an unknown command, never a crash. */
 const LATER: Record<string, ReadonlySet<string> | 'all'> = {
-  '/executor': new Set([
-    'pauseFlow',
-    'resumeFlow',
-    'retryFailedJobs',
-    'flowInfo',
-    'fetchScheduledFlowGraph',
-    'ramp',
-    'updateProp',
-    'reloadExecutors',
-  ]),
+  '/executor': new Set(['pauseFlow', 'resumeFlow', 'flowInfo', 'fetchScheduledFlowGraph', 'ramp', 'updateProp', 'reloadExecutors']),
   '/schedule': new Set(['scheduleFlow', 'fetchScheduleHistory', 'slaInfo', 'setSla']),
   '/manager': new Set([
     'fetchflowdetails',

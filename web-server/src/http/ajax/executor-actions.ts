@@ -77,6 +77,13 @@ export function executorActions(executions: ExecutionService): {
       await executions.cancel(caller, params.get('execid'));
       sendAjax(res, {});
     },
+    retryFailedJobs: async (caller, params, _req, res) => {
+      const r = await executions.retryFailedJobs(caller, params.get('execid'));
+      sendAjax(
+        res,
+        r.retried.length > 0 ? { retried: r.retried } : { retried: [], message: `Execution ${r.exec.execId} has no failed jobs to retry.` },
+      );
+    },
     fetchexecflow: async (caller, params, req, res) => {
       const exec = await executions.requireExecution(caller, params.get('execid'), 'READ');
       if (answerIfNotModified(req, res, executionETag(exec, 'fetchexecflow'))) return;
