@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { ContainerEvent, ExecutionPlan, LogSlice, PingResponse } from '../../common/control-api.js';
 import type { FlowNode } from '../../common/dsl/model.js';
 import { FakeContainerApi } from './support/fake-container-api.js';
@@ -223,6 +225,44 @@ describe('the flow container process', function () {
     assert.match(log, /^GREETING=hi there$/m);
     assert.match(log, /^KEEP_ME=kept$/m);
     assert.match(log, /^JOB_OUTPUT_PROP_FILE=\S+\/outputs\/env\.0\.json$/m);
+  });
+
+  it('runs the failed jobs of a running flow again on POST /retry-failed, each with a new attempt', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'caisson-retry-failed-'));
+    try {
+      const { api, run } = await start([
+        job('fails', { command: `sh -c 'test -e ${dir}/fixed'` }),
+        job('slow', { command: `sh -c 'while [ ! -e ${dir}/release ]; do sleep 0.05; done'` }),
+      ]);
+      await waitFor('fails to fail', () => api.jobTrail().some(([t, id, st]) => t === 'JOB_FINISHED' && id === 'fails' && st === 'FAILED'));
+      const control = api.registered?.controlUrl ?? '';
+      assert.equal((await fetch(`${control}/retry-failed`, { method: 'POST' })).status, 401);
+      fs.writeFileSync(path.join(dir, 'fixed'), '');
+      const retried = await fetch(`${control}/retry-failed`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+      assert.equal(retried.status, 200);
+      assert.deepEqual(await retried.json(), { retried: ['fails'], flowStatus: 'RUNNING' });
+      await waitFor('fails to succeed', () =>
+        api.jobTrail().some(([t, id, st]) => t === 'JOB_FINISHED' && id === 'fails' && st === 'SUCCEEDED'),
+      );
+      fs.writeFileSync(path.join(dir, 'release'), '');
+      assert.equal(await waitForExit(run), 0);
+      assertContiguous(api.events);
+      assert.equal(api.flowFinished()?.payload.status, 'SUCCEEDED');
+      const fails = api.events
+        .filter((e) => e.type.startsWith('JOB_') && (e.payload as { jobId: string }).jobId === 'fails')
+        .map((e) => [e.type, (e.payload as { status: string }).status, (e.payload as { attempt: number }).attempt]);
+      assert.deepEqual(fails, [
+        ['JOB_STARTED', 'RUNNING', 0],
+        ['JOB_FINISHED', 'FAILED', 0],
+        ['JOB_STATUS_CHANGED', 'READY', 1],
+        ['JOB_STARTED', 'RUNNING', 1],
+        ['JOB_FINISHED', 'SUCCEEDED', 1],
+      ]);
+      const flowStatuses = api.eventsOfType('FLOW_STATUS_CHANGED').map((e) => (e.payload as { status: string }).status);
+      assert.deepEqual(flowStatuses, ['FAILED_FINISHING', 'RUNNING']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('cancels through the control API: running process groups are killed (SIGKILL after the grace) and the flow ends KILLED', async () => {
