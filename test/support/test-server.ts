@@ -74,7 +74,14 @@ export async function startTestServer(
     tdb,
     dataDir,
     async stop() {
+      // A server that goes away for good takes its flow containers with it (in production they are
+      // left running on purpose, so a restarted server re-attaches; here nothing would).
+      const live = (await tdb
+        .db('execution_flows')
+        .whereIn('status', ['DISPATCHING', 'PREPARING', 'RUNNING', 'FAILED_FINISHING', 'KILLING'])
+        .select('exec_id')) as { exec_id: number }[];
       await server.stop();
+      for (const { exec_id } of live) await server.runtime.stopContainer(Number(exec_id), 1000).catch(() => undefined);
       await tdb.dispose();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
