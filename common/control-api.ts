@@ -142,6 +142,18 @@ export interface FlowStatusPayload {
   status: Status;
 }
 
+/**
+ * FLOW_FINISHED: the final status; `reason: 'SIGTERM'` when stopped by SIGTERM without a cancel
+ * (the server then records EXECUTION_STOPPED); `cause` when the flow did not succeed — the first
+ * job that failed for good, or `{reason}` for a flow that was stopped.
+ */
+export interface FlowFinishedPayload {
+  status: Status;
+  endTime?: number;
+  reason?: string;
+  cause?: { jobId: string; attempt: number; status: Status; message: string } | { reason: string };
+}
+
 export interface JobEventPayload {
   /** Nested id: `job`, or `embedded:job` inside embedded flows. */
   jobId: string;

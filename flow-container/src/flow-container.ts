@@ -235,6 +235,12 @@ export class FlowContainer {
     await this.shipper?.flushAll();
     const payload: Record<string, unknown> = { status, endTime: clock.now(), ...extra };
     if (this.cancelReason === 'SIGTERM') payload.reason = 'SIGTERM';
+    // The failure cause: the first job that failed for good, or why the flow was stopped.
+    const cause = this.runner?.failureCause;
+    if (status !== 'SUCCEEDED' && payload.cause === undefined) {
+      if (cause !== undefined) payload.cause = { ...cause };
+      else if (this.cancelReason !== undefined) payload.cause = { reason: this.cancelReason };
+    }
     this.reporter?.emit('FLOW_FINISHED', payload);
     await this.reporter?.flush();
     logger.info({ status, acked: this.reporter?.ackedSeq }, `Flow finished with status ${status}.`);

@@ -130,6 +130,13 @@ describe('the flow container process', function () {
     assert.match(api.log('a').toString('utf8'), /^before\n.* ERROR - command exited with code 3\n$/);
     assert.match(api.log('pig').toString('utf8'), / ERROR - unknown jobtype "pig"\n$/);
     assert.ok(api.eventsOfType('FLOW_STATUS_CHANGED').some((e) => (e.payload as { status: string }).status === 'FAILED_FINISHING'));
+    // FLOW_FINISHED names the failure cause: the first job that failed for good (pig fails at once).
+    assert.deepEqual((api.flowFinished()?.payload as { cause?: unknown } | undefined)?.cause, {
+      jobId: 'pig',
+      attempt: 0,
+      status: 'FAILED',
+      message: 'unknown jobtype "pig"',
+    });
   });
 
   it('skips a disabled job and runs its child; a noop job succeeds without a process', async () => {

@@ -51,6 +51,14 @@ interface JobTimes {
   end?: number;
 }
 
+/** Why a flow failed: the first job that failed for good, with its message. */
+export interface FailureCause {
+  jobId: string;
+  attempt: number;
+  status: Status;
+  message: string;
+}
+
 export class DagRunner {
   private readonly graph: ExecutionGraph;
   private readonly scheduling: SchedulingOptions;
@@ -62,6 +70,8 @@ export class DagRunner {
   private readonly attempts = new Map<string, number>();
   /** Condition outcome of nodes that have a condition, reported with their next event. */
   private readonly conditionOutcomes = new Map<string, ConditionDecision>();
+  /** The first job that failed for good (after its retries): the flow's failure cause. */
+  private firstFailure: FailureCause | undefined;
   private readonly uuid = crypto.randomUUID();
   /** Timers of jobs with a `job.timeout`, and the jobs killed by theirs (with the limit). */
   private readonly jobTimers = new Map<string, NodeJS.Timeout>();
@@ -88,6 +98,11 @@ export class DagRunner {
   }
 
   /** Starts the flow; resolves with its final status once every job has ended. */
+  /** The flow's failure cause, once a job has failed for good. */
+  get failureCause(): FailureCause | undefined {
+    return this.firstFailure;
+  }
+
   run(): Promise<Status> {
     const { plan, flowLog, clock } = this.options;
     this.startTime = clock.now();
@@ -323,6 +338,9 @@ export class DagRunner {
       return;
     }
     this.statuses.set(id, status);
+    if (status === 'FAILED' && this.firstFailure === undefined) {
+      this.firstFailure = { jobId: id, attempt, status, message: outcome.message ?? `job ${id} failed` };
+    }
     if (status === 'SUCCEEDED' && outcome.outputParams !== undefined) this.outputs.set(id, outcome.outputParams);
     if (outcome.message !== undefined && status !== 'SUCCEEDED') flowLog.error(`Job ${id}: ${outcome.message}`);
     flowLog.info(`Job ${id} finished with status ${status} in ${seconds(times)} seconds`);

@@ -205,6 +205,7 @@ for (const dialect of testDialects()) {
       });
       assert.equal(rest.status, 200);
       assert.equal(rest.json.status, 'FAILED');
+      assert.equal(rest.json.failureReason, 'job boom failed: command exited with code 3');
       assert.equal(typeof (rest.json.runtime as Json).pid, 'number');
     });
 

@@ -21,6 +21,15 @@ interface StageEnd {
   toMs: number;
 }
 
+/** A FAILED flow's cause (the first job that failed for good) as the execution's failure_reason. */
+function failureReasonOf(status: string, cause: unknown): { failure_reason?: string } {
+  if (status !== 'FAILED' || typeof cause !== 'object' || cause === null) return {};
+  const c = cause as { jobId?: unknown; message?: unknown; attempt?: unknown };
+  if (typeof c.jobId !== 'string') return {};
+  const attempt = typeof c.attempt === 'number' && c.attempt > 0 ? ` (attempt ${c.attempt})` : '';
+  return { failure_reason: `job ${c.jobId}${attempt} failed: ${typeof c.message === 'string' ? c.message : 'no message'}` };
+}
+
 export const SIGTERM_STOP_REASON = 'the flow container was stopped by SIGTERM without a cancel (eviction or node drain)';
 
 async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerEvent, now: number, stages: StageEnd[]): Promise<void> {
@@ -48,7 +57,7 @@ async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerE
         ? await transitionExecution(trx, exec.execId, 'EXECUTION_STOPPED', now, {
             set: { failure_reason: SIGTERM_STOP_REASON, end_time: e.time },
           })
-        : await transitionExecution(trx, exec.execId, status, now, { set: { end_time: e.time } });
+        : await transitionExecution(trx, exec.execId, status, now, { set: { end_time: e.time, ...failureReasonOf(status, p.cause) } });
       if (moved) {
         await finalizeJobsOf(trx, exec.execId, now);
         await submitFlowRetryIfDue(trx, exec.execId, now);
