@@ -1,50 +1,6 @@
-/** The image-management side of audit_log: every change, who made it, before and after. */
-import type { Knex } from 'knex';
-
-type Db = Knex | Knex.Transaction;
-
-export interface ImageAuditEntry {
-  actor: string;
-  action: string;
-  entityType: string;
-  entityId: string;
-  before?: unknown;
-  after?: unknown;
-  at: number;
-}
-
-export async function appendImageAudit(db: Db, e: ImageAuditEntry): Promise<void> {
-  await db('audit_log').insert({
-    actor: e.actor,
-    action: e.action,
-    entity_type: e.entityType,
-    entity_id: e.entityId,
-    before_value: e.before === undefined ? null : JSON.stringify(e.before),
-    after_value: e.after === undefined ? null : JSON.stringify(e.after),
-    created_at: e.at,
-  });
-}
-
-/** Image-management entries, newest first, optionally of one entity type and id (ix_audit_log_entity). */
-export async function listImageAudit(
-  db: Db,
-  filter: { entityTypes: readonly string[]; entityId?: string; limit: number },
-): Promise<ImageAuditEntry[]> {
-  const q = db('audit_log').whereIn('entity_type', [...filter.entityTypes]);
-  if (filter.entityId !== undefined) q.andWhere('entity_id', filter.entityId);
-  const rows = (await q
-    .orderBy([
-      { column: 'created_at', order: 'desc' },
-      { column: 'id', order: 'desc' },
-    ])
-    .limit(filter.limit)) as Record<string, unknown>[];
-  return rows.map((r) => ({
-    actor: String(r.actor),
-    action: String(r.action),
-    entityType: String(r.entity_type),
-    entityId: String(r.entity_id),
-    before: r.before_value ? (JSON.parse(String(r.before_value)) as unknown) : undefined,
-    after: r.after_value ? (JSON.parse(String(r.after_value)) as unknown) : undefined,
-    at: Number(r.created_at),
-  }));
-}
+/** The image-management side of audit_log: the shared audit store under the names this module uses. */
+export {
+  appendAudit as appendImageAudit,
+  listAudit as listImageAudit,
+  type AuditEntry as ImageAuditEntry,
+} from '../../common/db/audit-store.js';

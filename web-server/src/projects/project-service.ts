@@ -11,7 +11,7 @@ import { detectProjectFormat, parseFlow2Project } from '../../../common/dsl/flow
 import type { FlowDefinition } from '../../../common/dsl/model.js';
 import { isUniqueViolation } from '../../../common/db/dialect.js';
 import { isAdmin, type Principal } from '../auth/principal.js';
-import { appendAudit, listAudit, type AuditEntry } from '../audit/audit-store.js';
+import { appendAudit, listAudit, type AuditEntry } from '../../../common/db/audit-store.js';
 import { readProjectArchive, type ArchiveLimits } from './archive.js';
 import { grantsAllow, normalizePermissions, type PermissionGrant, type PermissionType } from './permissions.js';
 import * as store from './projects-store.js';
@@ -277,6 +277,6 @@ export class ProjectService {
     skip: number,
   ): Promise<{ project: store.ProjectRow; entries: AuditEntry[] }> {
     const project = await this.requireProject(caller, name, 'READ');
-    return { project, entries: await listAudit(this.db, 'project', String(project.id), limit, skip) };
+    return { project, entries: await listAudit(this.db, { entityTypes: ['project'], entityId: String(project.id), limit, skip }) };
   }
 }

@@ -1,5 +1,10 @@
-/** The audit log: who changed what, when, with the value before and after. */
+/**
+ * The audit log (audit_log): who changed what, when, with the value before and after. Shared by
+ * the web server (projects) and image management; times are epoch milliseconds.
+ */
 import type { Knex } from 'knex';
+
+type Db = Knex | Knex.Transaction;
 
 export interface AuditEntry {
   actor: string;
@@ -11,7 +16,7 @@ export interface AuditEntry {
   at: number;
 }
 
-export async function appendAudit(db: Knex | Knex.Transaction, e: AuditEntry): Promise<void> {
+export async function appendAudit(db: Db, e: AuditEntry): Promise<void> {
   await db('audit_log').insert({
     actor: e.actor,
     action: e.action,
@@ -23,22 +28,20 @@ export async function appendAudit(db: Knex | Knex.Transaction, e: AuditEntry): P
   });
 }
 
-/** Newest first; uses ix_audit_log_entity. */
+/** Entries of some entity types (optionally one entity), newest first; uses ix_audit_log_entity. */
 export async function listAudit(
-  db: Knex | Knex.Transaction,
-  entityType: string,
-  entityId: string,
-  limit: number,
-  skip: number,
+  db: Db,
+  filter: { entityTypes: readonly string[]; entityId?: string; limit: number; skip?: number },
 ): Promise<AuditEntry[]> {
-  const rows = (await db('audit_log')
-    .where({ entity_type: entityType, entity_id: entityId })
+  const q = db('audit_log').whereIn('entity_type', [...filter.entityTypes]);
+  if (filter.entityId !== undefined) void q.andWhere('entity_id', filter.entityId);
+  const rows = (await q
     .orderBy([
       { column: 'created_at', order: 'desc' },
       { column: 'id', order: 'desc' },
     ])
-    .limit(limit)
-    .offset(skip)) as Record<string, unknown>[];
+    .limit(filter.limit)
+    .offset(filter.skip ?? 0)) as Record<string, unknown>[];
   return rows.map((r) => ({
     actor: String(r.actor),
     action: String(r.action),
