@@ -383,17 +383,27 @@ export class ImageService {
     if (!imageName) problems.push('imageName must not be null or empty');
     if (!imageVersion) problems.push('imageVersion must not be null or empty');
     if (problems.length > 0) throw new CaissonError('BAD_REQUEST', problems.join('; '));
+    return this.insertRule(caller, ruleName, { ruleName, imageName, imageVersion }, async (trx) => {
+      const type = await this.typeFor(trx, imageName, caller, 'write');
+      const version = (await catalog.listImageVersions(trx, type.id, { version: imageVersion }))[0];
+      if (!version) throw new CaissonError('BAD_REQUEST', `image type ${type.name} has no version ${imageVersion}`);
+      return { typeId: type.id, versionId: version.id, highPriority: false };
+    });
+  }
+
+  /** Inserts a ramp rule and its audit entry in one transaction; a taken name is a CONFLICT. */
+  private async insertRule(
+    caller: ImageCaller,
+    ruleName: string,
+    audited: Record<string, unknown>,
+    target: (trx: Knex.Transaction) => Promise<{ typeId: number | null; versionId: number | null; highPriority: boolean }>,
+  ): Promise<number> {
     const now = this.deps.clock.now();
     try {
       return await this.db.transaction(async (trx) => {
-        const type = await this.typeFor(trx, imageName, caller, 'write');
-        const version = (await catalog.listImageVersions(trx, type.id, { version: imageVersion }))[0];
-        if (!version) throw new CaissonError('BAD_REQUEST', `image type ${type.name} has no version ${imageVersion}`);
         const id = await rampRules.insertRampRule(trx, {
           name: ruleName,
-          typeId: type.id,
-          versionId: version.id,
-          highPriority: false,
+          ...(await target(trx)),
           owners: [caller.username],
           actor: caller.username,
           now,
@@ -403,7 +413,7 @@ export class ImageService {
           action: 'create',
           entityType: 'ramp_rule',
           entityId: ruleName,
-          after: { ruleName, imageName, imageVersion },
+          after: audited,
           at: now,
         });
         return id;
@@ -419,32 +429,11 @@ export class ImageService {
     if (!caller.isAdmin) throw new CaissonError('FORBIDDEN', FORBIDDEN_MESSAGE);
     const ruleName = typeof body.ruleName === 'string' ? body.ruleName.trim() : '';
     if (!ruleName) throw new CaissonError('BAD_REQUEST', 'ruleName must not be null or empty');
-    const now = this.deps.clock.now();
-    try {
-      return await this.db.transaction(async (trx) => {
-        const id = await rampRules.insertRampRule(trx, {
-          name: ruleName,
-          typeId: null,
-          versionId: null,
-          highPriority: true,
-          owners: [caller.username],
-          actor: caller.username,
-          now,
-        });
-        await appendImageAudit(trx, {
-          actor: caller.username,
-          action: 'create',
-          entityType: 'ramp_rule',
-          entityId: ruleName,
-          after: { ruleName, highPriority: true },
-          at: now,
-        });
-        return id;
-      });
-    } catch (e) {
-      if (isUniqueViolation(e)) throw new CaissonError('CONFLICT', `ramp rule ${ruleName} already exists`, { cause: e });
-      throw e;
-    }
+    return this.insertRule(caller, ruleName, { ruleName, highPriority: true }, async () => ({
+      typeId: null,
+      versionId: null,
+      highPriority: true,
+    }));
   }
 
   async addFlowsToRule(caller: ImageCaller, body: Record<string, unknown>): Promise<void> {

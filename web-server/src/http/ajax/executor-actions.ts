@@ -17,6 +17,20 @@ export function flowOverridesFrom(params: RequestParams): Record<string, string>
   return out;
 }
 
+/** The execution options of an AJAX submit (executeFlow, scheduleCronFlow), with Azkaban's names. */
+export function executionOptionsFrom(params: RequestParams) {
+  return {
+    disabled: params.get('disabled'),
+    failureAction: params.get('failureAction'),
+    concurrentOption: params.get('concurrentOption'),
+    flowOverrides: flowOverridesFrom(params),
+    successEmails: params.get('successEmails'),
+    failureEmails: params.get('failureEmails'),
+    notifyFailureFirst: params.get('notifyFailureFirst'),
+    notifyFailureLast: params.get('notifyFailureLast'),
+  };
+}
+
 function intParam(params: RequestParams, name: string, fallback: number | undefined): number {
   const raw = params.get(name);
   if (raw === undefined || raw === '') {
@@ -56,14 +70,7 @@ export function executorActions(executions: ExecutionService): {
       const r = await executions.submit(caller, {
         project: params.get('project'),
         flow: params.get('flow'),
-        disabled: params.get('disabled'),
-        failureAction: params.get('failureAction'),
-        concurrentOption: params.get('concurrentOption'),
-        flowOverrides: flowOverridesFrom(params),
-        successEmails: params.get('successEmails'),
-        failureEmails: params.get('failureEmails'),
-        notifyFailureFirst: params.get('notifyFailureFirst'),
-        notifyFailureLast: params.get('notifyFailureLast'),
+        ...executionOptionsFrom(params),
         source: 'adhoc',
       });
       sendAjax(res, {

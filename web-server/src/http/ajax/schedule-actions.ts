@@ -8,7 +8,7 @@ import type { ScheduleService, ScheduleView } from '../../scheduler/schedule-ser
 import type { RequestParams } from '../request-params.js';
 import type { AjaxHandler } from './ajax-router.js';
 import { sendAjax } from './azkaban-json.js';
-import { flowOverridesFrom } from './executor-actions.js';
+import { executionOptionsFrom } from './executor-actions.js';
 
 /** Azkaban's `yyyy-MM-dd HH:mm:ss` in the schedule's zone; "-" when unset. */
 export function formatScheduleTime(ms: number | null, timeZone: string): string {
@@ -95,14 +95,7 @@ function scheduleRequest(params: RequestParams) {
     cronExpression: params.get('cronExpression'),
     timeZone: params.get('timeZone') ?? params.get('timezone'),
     misfirePolicy: params.get('misfirePolicy'),
-    disabled: params.get('disabled'),
-    failureAction: params.get('failureAction'),
-    concurrentOption: params.get('concurrentOption'),
-    flowOverrides: flowOverridesFrom(params),
-    successEmails: params.get('successEmails'),
-    failureEmails: params.get('failureEmails'),
-    notifyFailureFirst: params.get('notifyFailureFirst'),
-    notifyFailureLast: params.get('notifyFailureLast'),
+    ...executionOptionsFrom(params),
   };
 }
 

@@ -3,25 +3,8 @@ import type express from 'express';
 import { CaissonError } from '../../../../common/errors.js';
 import type { ExecutionService } from '../../executions/execution-service.js';
 import { restExecutionView } from '../../executions/execution-views.js';
-import { jsonBody, requireCaller } from './rest-input.js';
+import { executionOptionsFromBody, jsonBody, optionalString, requireCaller } from './rest-input.js';
 import { answerIfNotModified, executionETag } from '../etag.js';
-
-function stringMap(raw: unknown, name: string): Record<string, string> {
-  if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new CaissonError('BAD_REQUEST', `"${name}" must be an object of name: value.`);
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (typeof v === 'object' && v !== null) throw new CaissonError('BAD_REQUEST', `"${name}.${k}" must be a string, number or boolean.`);
-    out[k] = String(v);
-  }
-  return out;
-}
-
-function optionalString(raw: unknown, name: string): string | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== 'string') throw new CaissonError('BAD_REQUEST', `"${name}" must be a string.`);
-  return raw;
-}
 
 function queryInt(req: express.Request, name: string, fallback: number): number {
   const raw = req.query[name];
@@ -35,19 +18,10 @@ export function executionRoutes(r: express.Router, executions: ExecutionService)
   r.post('/executions', async (req, res) => {
     const caller = requireCaller(req);
     const body = jsonBody(req);
-    let disabled: string[] | undefined;
-    if (body.disabled !== undefined) {
-      if (!Array.isArray(body.disabled) || body.disabled.some((d) => typeof d !== 'string'))
-        throw new CaissonError('BAD_REQUEST', '"disabled" must be a list of job names.');
-      disabled = body.disabled as string[];
-    }
     const submitted = await executions.submit(caller, {
       project: optionalString(body.project, 'project'),
       flow: optionalString(body.flow, 'flow'),
-      disabled,
-      failureAction: optionalString(body.failureAction, 'failureAction'),
-      concurrentOption: optionalString(body.concurrentOption, 'concurrentOption'),
-      flowOverrides: stringMap(body.flowParams, 'flowParams'),
+      ...executionOptionsFromBody(body),
       source: 'api',
     });
     res.status(201).json({ execId: submitted.execId, project: submitted.project, flow: submitted.flow, status: 'READY' });

@@ -2,24 +2,7 @@
 import type express from 'express';
 import { CaissonError } from '../../../../common/errors.js';
 import type { ScheduleService, ScheduleView } from '../../scheduler/schedule-service.js';
-import { jsonBody, requireCaller } from './rest-input.js';
-
-function optionalString(raw: unknown, name: string): string | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== 'string') throw new CaissonError('BAD_REQUEST', `"${name}" must be a string.`);
-  return raw;
-}
-
-function stringMap(raw: unknown, name: string): Record<string, string> {
-  if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) throw new CaissonError('BAD_REQUEST', `"${name}" must be an object of name: value.`);
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (typeof v === 'object' && v !== null) throw new CaissonError('BAD_REQUEST', `"${name}.${k}" must be a string, number or boolean.`);
-    out[k] = String(v);
-  }
-  return out;
-}
+import { executionOptionsFromBody, jsonBody, optionalString, requireCaller } from './rest-input.js';
 
 function queryString(req: express.Request, name: string): string | undefined {
   const v = req.query[name];
@@ -74,22 +57,13 @@ export function scheduleRoutes(r: express.Router, schedules: ScheduleService): v
   r.post('/schedules', async (req, res) => {
     const caller = requireCaller(req);
     const body = jsonBody(req);
-    let disabled: string[] | undefined;
-    if (body.disabled !== undefined) {
-      if (!Array.isArray(body.disabled) || body.disabled.some((d) => typeof d !== 'string'))
-        throw new CaissonError('BAD_REQUEST', '"disabled" must be a list of job names.');
-      disabled = body.disabled as string[];
-    }
     const s = await schedules.schedule(caller, {
       project: optionalString(body.project, 'project'),
       flow: optionalString(body.flow, 'flow'),
       cronExpression: optionalString(body.cronExpression, 'cronExpression'),
       timeZone: optionalString(body.timeZone, 'timeZone'),
       misfirePolicy: optionalString(body.misfirePolicy, 'misfirePolicy'),
-      disabled,
-      failureAction: optionalString(body.failureAction, 'failureAction'),
-      concurrentOption: optionalString(body.concurrentOption, 'concurrentOption'),
-      flowOverrides: stringMap(body.flowParams, 'flowParams'),
+      ...executionOptionsFromBody(body),
     });
     res.status(201).json(restScheduleView(s));
   });
