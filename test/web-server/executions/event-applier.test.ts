@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { defaultExecutionOptions, type ContainerEvent, type ExecutionOptions } from '../../../common/control-api.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../../../common/db/test-database.js';
 import { migrateToLatest } from '../../../migrations/index.js';
+import { insertProject } from '../../support/project-rows.js';
 import { applyContainerEvents, SIGTERM_STOP_REASON } from '../../../web-server/src/executions/event-applier.js';
 import { findExecution, insertExecution, insertJobs, listJobs } from '../../../web-server/src/executions/executions-store.js';
 
@@ -48,10 +49,7 @@ for (const dialect of testDialects()) {
     let projectId = 0;
     before(async () => {
       tdb = await createTestDatabase(dialect, migrateToLatest);
-      const [pid] = await tdb
-        .db('projects')
-        .insert({ name: 'p', live_name: 'p', description: '', created_by: 'u', created_at: 1, modified_by: 'u', modified_at: 1 });
-      projectId = Number(pid);
+      projectId = await insertProject(tdb.db);
     });
     after(async () => {
       await tdb?.dispose();

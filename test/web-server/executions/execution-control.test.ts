@@ -3,6 +3,7 @@ import { FakeClock } from '../../../common/clock.js';
 import { defaultExecutionOptions, type ExecutionOptions } from '../../../common/control-api.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../../../common/db/test-database.js';
 import { migrateToLatest } from '../../../migrations/index.js';
+import { insertProject } from '../../support/project-rows.js';
 import { ContainerClient } from '../../../web-server/src/executions/container-client.js';
 import { ExecTokens } from '../../../web-server/src/executions/exec-token.js';
 import { ExecutionControl } from '../../../web-server/src/executions/execution-control.js';
@@ -19,10 +20,7 @@ for (const dialect of testDialects()) {
     let projectId = 0;
     before(async () => {
       tdb = await createTestDatabase(dialect, migrateToLatest);
-      const [pid] = await tdb
-        .db('projects')
-        .insert({ name: 'p', live_name: 'p', description: '', created_by: 'u', created_at: 1, modified_by: 'u', modified_at: 1 });
-      projectId = Number(pid);
+      projectId = await insertProject(tdb.db);
     });
     after(async () => {
       await tdb?.dispose();

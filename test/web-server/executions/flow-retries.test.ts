@@ -5,6 +5,7 @@ import { defaultExecutionOptions, type ContainerEvent, type ExecutionOptions, ty
 import { isUniqueViolation } from '../../../common/db/dialect.js';
 import { createTestDatabase, testDialects, type TestDatabase } from '../../../common/db/test-database.js';
 import { migrateToLatest } from '../../../migrations/index.js';
+import { insertProject } from '../../support/project-rows.js';
 import { ContainerClient } from '../../../web-server/src/executions/container-client.js';
 import { applyContainerEvents } from '../../../web-server/src/executions/event-applier.js';
 import { ExecTokens } from '../../../web-server/src/executions/exec-token.js';
@@ -41,10 +42,7 @@ for (const dialect of testDialects()) {
     let projectId = 0;
     before(async () => {
       tdb = await createTestDatabase(dialect, migrateToLatest);
-      const [pid] = await tdb
-        .db('projects')
-        .insert({ name: 'p', live_name: 'p', description: '', created_by: 'u', created_at: 1, modified_by: 'u', modified_at: 1 });
-      projectId = Number(pid);
+      projectId = await insertProject(tdb.db);
     });
     after(async () => {
       await tdb?.dispose();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createTestDatabase, testDialects, type TestDatabase } from '../../../common/db/test-database.js';
 import { migrateToLatest } from '../../../migrations/index.js';
+import { insertProject } from '../../support/project-rows.js';
 import { incompleteTail } from '../../../web-server/src/executions/utf8.js';
 import { ingestLog, MAX_CHUNK_BYTES, readStoredBytes, toSlice } from '../../../web-server/src/executions/logs.js';
 import { storedLogEnd } from '../../../web-server/src/executions/logs-store.js';
@@ -31,9 +32,7 @@ for (const dialect of testDialects()) {
     let execId = 0;
     before(async () => {
       tdb = await createTestDatabase(dialect, migrateToLatest);
-      const [pid] = await tdb
-        .db('projects')
-        .insert({ name: 'p', live_name: 'p', description: '', created_by: 'u', created_at: 1, modified_by: 'u', modified_at: 1 });
+      const pid = await insertProject(tdb.db);
       const [id] = await tdb.db('execution_flows').insert({
         project_id: pid,
         project_version: 1,

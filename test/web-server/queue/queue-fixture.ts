@@ -10,18 +10,7 @@ export const OPTIONS: ExecutionOptions = { ...defaultExecutionOptions(), concurr
 
 export const tokens = new ExecTokens(Buffer.alloc(32, 7));
 
-export async function insertProject(db: Knex, name = 'p'): Promise<number> {
-  const [id] = await db('projects').insert({
-    name,
-    live_name: name,
-    description: '',
-    created_by: 'u',
-    created_at: 1,
-    modified_by: 'u',
-    modified_at: 1,
-  });
-  return Number(id);
-}
+export { insertProject } from '../../support/project-rows.js';
 
 export async function submitExecution(
   db: Knex | Knex.Transaction,
