@@ -10,6 +10,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { claimDepth } from './claim-depth.bench.js';
 import { flowEngine } from './flow-engine.bench.js';
+import { kubeBurst } from './kube-burst.bench.js';
+import { logShipping } from './log-shipping.bench.js';
+import { memory } from './memory.bench.js';
+import { peers } from './peers.bench.js';
 import { queueCore } from './queue-core.bench.js';
 import { replicas } from './replicas.bench.js';
 import { statusPolling } from './status-polling.bench.js';
@@ -20,14 +24,13 @@ const BENCHMARKS: Benchmark[] = [
   queueCore,
   claimDepth,
   submitLatency,
-  {
-    id: '4',
-    title: 'burst against the fake Kubernetes API server',
-    run: () => Promise.resolve({ figures: [], notes: [], skipped: 'the Kubernetes runtime (issue 5) has not landed' }),
-  },
+  kubeBurst,
   replicas,
   statusPolling,
   flowEngine,
+  logShipping,
+  memory,
+  peers,
 ];
 
 const args = process.argv.slice(2);

@@ -104,15 +104,7 @@ export class ImageService {
       const before = await catalog.listOwnerships(trx, type.id);
       await catalog.upsertOwnerships(trx, type.id, owners, caller.username, now);
       const after = await catalog.listOwnerships(trx, type.id);
-      await appendImageAudit(trx, {
-        actor: caller.username,
-        action: 'update-owners',
-        entityType: 'image_type',
-        entityId: type.name,
-        before,
-        after,
-        at: now,
-      });
+      await auditOwners(trx, caller, type.name, before, after, now);
       return after;
     });
   }
@@ -127,15 +119,7 @@ export class ImageService {
       if (!after.some((o) => o.role === 'ADMIN'))
         throw new CaissonError('BAD_REQUEST', `image type ${type.name} must keep at least one ADMIN owner`);
       await catalog.deleteOwnership(trx, type.id, ownerKind, owner);
-      await appendImageAudit(trx, {
-        actor: caller.username,
-        action: 'update-owners',
-        entityType: 'image_type',
-        entityId: type.name,
-        before,
-        after,
-        at: now,
-      });
+      await auditOwners(trx, caller, type.name, before, after, now);
       return after;
     });
   }
@@ -506,4 +490,24 @@ export class ImageService {
       });
     });
   }
+}
+
+/** The audit record of a change to an image type's owners. */
+function auditOwners(
+  trx: Knex.Transaction,
+  caller: ImageCaller,
+  typeName: string,
+  before: readonly OwnershipRow[],
+  after: readonly OwnershipRow[],
+  at: number,
+): Promise<void> {
+  return appendImageAudit(trx, {
+    actor: caller.username,
+    action: 'update-owners',
+    entityType: 'image_type',
+    entityId: typeName,
+    before,
+    after,
+    at,
+  });
 }

@@ -33,6 +33,27 @@ export async function storeVersionSet(db: Knex, hash: string, body: string, now:
   }
 }
 
+/**
+ * storeVersionSet for several sets at once (a dispatch batch): one read of the hashes already
+ * stored, then an insert for each new one. Resolves to the id of each hash.
+ */
+export async function storeVersionSets(
+  db: Knex,
+  sets: readonly { hash: string; json: string }[],
+  now: number,
+): Promise<Map<string, number>> {
+  const bodies = new Map(sets.map((s) => [s.hash, s.json] as const));
+  const ids = new Map<string, number>();
+  if (bodies.size === 0) return ids;
+  // uq_version_sets_hash serves the lookup.
+  const existing = (await db('version_sets')
+    .whereIn('hash', [...bodies.keys()])
+    .select('id', 'hash')) as { id: number; hash: string }[];
+  for (const r of existing) ids.set(String(r.hash), Number(r.id));
+  for (const [hash, body] of bodies) if (!ids.has(hash)) ids.set(hash, await storeVersionSet(db, hash, body, now));
+  return ids;
+}
+
 export async function findVersionSet(db: Db, id: number): Promise<StoredVersionSet | undefined> {
   const r = (await db('version_sets').where({ id }).first()) as Record<string, unknown> | undefined;
   return r ? toSet(r) : undefined;
@@ -72,6 +93,30 @@ export async function recordImageResolution(
   await db('execution_flows')
     .where({ exec_id: execId })
     .update({ version_set_id: versionSetId, image_resolution: JSON.stringify(resolution) });
+}
+
+/** recordImageResolution for several executions in one statement (a dispatch batch); PRIMARY key. */
+export async function recordImageResolutions(
+  db: Db,
+  records: readonly { execId: number; versionSetId: number; resolution: readonly RecordedResolution[] }[],
+): Promise<void> {
+  if (records.length === 0) return;
+  if (records.length === 1) {
+    const [r] = records;
+    await recordImageResolution(db, r!.execId, r!.versionSetId, r!.resolution);
+    return;
+  }
+  const caseOf = (pick: (r: (typeof records)[number]) => string | number): Knex.Raw =>
+    db.raw(
+      `CASE exec_id ${records.map(() => 'WHEN ? THEN ?').join(' ')} END`,
+      records.flatMap((r) => [r.execId, pick(r)]),
+    );
+  await db('execution_flows')
+    .whereIn(
+      'exec_id',
+      records.map((r) => r.execId),
+    )
+    .update({ version_set_id: caseOf((r) => r.versionSetId), image_resolution: caseOf((r) => JSON.stringify(r.resolution)) });
 }
 
 /** The version set id and recorded resolution of an execution, or undefined when it does not exist. */

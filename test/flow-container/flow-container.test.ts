@@ -208,7 +208,8 @@ describe('the flow container process', function () {
     const { api, code } = await runToEnd([
       job('producer', { command: `bash -c 'printf "{\\"answer\\": 42, \\"word\\": \\"hi\\"}" > "$JOB_OUTPUT_PROP_FILE"'` }),
       job('consumer', { command: 'echo ${word} ${answer}' }, ['producer']),
-      job('garbage', { command: `bash -c 'echo not-json > "$JOB_OUTPUT_PROP_FILE"'` }),
+      // After the consumer: failing first, it would stop the consumer from starting (finishCurrent).
+      job('garbage', { command: `bash -c 'echo not-json > "$JOB_OUTPUT_PROP_FILE"'` }, ['consumer']),
     ]);
     assert.notEqual(code, 0, 'the job writing invalid JSON fails');
     const producer = api.eventsOfType('JOB_FINISHED').find((e) => (e.payload as { jobId: string }).jobId === 'producer');

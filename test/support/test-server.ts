@@ -14,6 +14,8 @@ import { CaissonServer } from '../../web-server/src/server.js';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { REPO_ROOT } from './projects.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { migrateToLatest } from '../../migrations/index.js';
 
 /** Flow containers in tests run from the sources (a stale dist/ must never be tested). */
 export const SOURCE_CONTAINER_COMMAND = {
@@ -41,6 +43,7 @@ export async function startTestServer(
   dialect: Dialect,
   env: Record<string, string> = {},
   reuse?: { tdb: TestDatabase; dataDir: string },
+  extra: { kubeConfig?: KubeConfig; beforeStart?: (tdb: TestDatabase) => Promise<void> } = {},
 ): Promise<TestServer> {
   const tdb = reuse?.tdb ?? (await createTestDatabase(dialect));
   const dataDir = reuse?.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'caisson-server-'));
@@ -66,8 +69,22 @@ export async function startTestServer(
     log: silentLogger,
     announce: () => undefined,
     flowContainerCommand: SOURCE_CONTAINER_COMMAND,
+    ...(extra.kubeConfig ? { kubeConfig: extra.kubeConfig } : {}),
   });
-  await server.start();
+  if (extra.beforeStart) {
+    await migrateToLatest(tdb.db);
+    await extra.beforeStart(tdb);
+  }
+  try {
+    await server.start();
+  } catch (e) {
+    await server.stop().catch(() => undefined);
+    if (!reuse) {
+      await tdb.dispose();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+    throw e;
+  }
   return {
     server,
     url: server.url,
@@ -157,4 +174,28 @@ export async function ajaxLogin(base: string, username: string, password: string
   const sid = r.json['session.id'];
   if (typeof sid !== 'string') throw new Error(`login of ${username} failed: ${r.text}`);
   return sid;
+}
+
+/** Creates a project and uploads an archive to it through the AJAX API, as a client would. */
+export async function uploadProject(url: string, session: string, project: string, zip: Buffer): Promise<void> {
+  await postForm(`${url}/manager?action=create`, { 'session.id': session, name: project, description: project });
+  const up = await postMultipart(
+    `${url}/manager`,
+    { 'session.id': session, ajax: 'upload', project },
+    { file: { name: `${project}.zip`, type: 'application/zip', content: zip } },
+  );
+  if (up.json.error !== undefined) throw new Error(`uploading ${project} failed: ${up.text}`);
+}
+
+/** Submits a flow through the AJAX API; resolves to its execution id. */
+export async function submitFlow(
+  url: string,
+  session: string,
+  project: string,
+  flow: string,
+  extra: Record<string, string> = {},
+): Promise<number> {
+  const r = await postForm(`${url}/executor`, { 'session.id': session, ajax: 'executeFlow', project, flow, ...extra });
+  if (r.json.error !== undefined) throw new Error(`submitting ${project}/${flow} failed: ${r.text}`);
+  return Number(r.json.execid);
 }

@@ -28,6 +28,12 @@ for (const dialect of testDialects()) {
     });
 
     it('answers /readyz with 503 once the database pool is gone, while /healthz stays 200', async () => {
+      // The background loops stop first: one caught acquiring a connection while the pool is destroyed
+      // would wait out knex's acquire timeout (60 s) before the server could stop.
+      await t.server.queue.stop();
+      await t.server.scheduler.stop();
+      await t.server.rampDown.stop();
+      await t.server.control.stop();
       await t.server.db.destroy();
       const r = await restCall(`${t.url}/readyz`, 'GET');
       assert.equal(r.status, 503);

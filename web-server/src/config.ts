@@ -8,6 +8,7 @@ import YAML from 'yaml';
 import { CaissonError } from '../../common/errors.js';
 import { loadConfig, option, parsers, fail, type ConfigOf } from '../../common/config/parse.js';
 import { isValidTimeZone } from './scheduler/quartz-cron.js';
+import { parsePositiveQuantity } from '../../common/quantity.js';
 
 const databaseUrl = (raw: string): string => {
   const v = raw.trim();
@@ -24,6 +25,24 @@ const publicUrl = (raw: string): string => {
     return fail(`expected an http(s) URL, got "${raw}"`);
   }
 };
+
+const dnsLabel = (raw: string): string =>
+  /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/.test(raw.trim())
+    ? raw.trim()
+    : fail(
+        `expected a lower-case DNS label (a-z, 0-9, '-', at most 40 characters, starting and ending with a letter or digit), got "${raw}"`,
+      );
+
+const quantity =
+  (name: string) =>
+  (raw: string): string => {
+    try {
+      parsePositiveQuantity(raw, name);
+    } catch (e) {
+      return fail((e as Error).message);
+    }
+    return raw.trim();
+  };
 
 export const SERVER_OPTIONS = {
   host: option({
@@ -330,6 +349,201 @@ export const SERVER_OPTIONS = {
     default: 60_000,
     defaultText: '1m',
     doc: 'How often the automatic ramp-down judges the ramped versions of plans that set a `rampDownGuard` (plans without one are never touched).',
+  }),
+  // --- kubernetes runtime (issue 5): add options below this line ---
+  k8sNamespace: option({
+    env: 'CAISSON_K8S_NAMESPACE',
+    key: 'k8sNamespace',
+    parse: dnsLabel,
+    default: 'caisson',
+    doc: 'Kubernetes runtime: namespace of the flow pods and their Secrets, Services and Mappings.',
+  }),
+  clusterName: option({
+    env: 'CAISSON_CLUSTER_NAME',
+    key: 'clusterName',
+    parse: dnsLabel,
+    default: 'caisson',
+    doc: 'Name of this Caisson installation: prefixes pod names (`fc-<cluster>-<execId>`) and ingress routes, and labels every object (`caisson.io/cluster`). Installations sharing a namespace need different names.',
+  }),
+  k8sApiQps: option({
+    env: 'CAISSON_K8S_API_QPS',
+    key: 'k8sApiQps',
+    parse: parsers.integer(1, 10_000),
+    default: 150,
+    doc: 'Kubernetes runtime: most API calls per second (steady rate) from one replica. A launch makes seven calls, so the default keeps up with 20 launches per second.',
+  }),
+  k8sApiBurst: option({
+    env: 'CAISSON_K8S_API_BURST',
+    key: 'k8sApiBurst',
+    parse: parsers.integer(1, 10_000),
+    default: 300,
+    doc: 'Kubernetes runtime: most API calls one replica may make at once above the steady rate.',
+  }),
+  ingressMode: option({
+    env: 'CAISSON_INGRESS_MODE',
+    key: 'ingressMode',
+    parse: parsers.oneOf('mapping', 'annotation', 'none'),
+    default: 'mapping',
+    doc: 'How the web server reaches flow containers: `mapping` (a `getambassador.io/v3alpha1` Mapping per execution), `annotation` (the older `getambassador.io/config` annotation on its Service) or `none` (the web server runs in the cluster and calls the Service directly).',
+  }),
+  ingressUrl: option({
+    env: 'CAISSON_INGRESS_URL',
+    key: 'ingressUrl',
+    parse: publicUrl,
+    default: '',
+    defaultText: '(none; required unless the ingress mode is none)',
+    doc: 'Base URL of the Emissary/Ambassador ingress; calls to execution N go to `<ingress URL>/<cluster>-N/…`.',
+  }),
+  ambassadorId: option({
+    env: 'CAISSON_AMBASSADOR_ID',
+    key: 'ambassadorId',
+    parse: parsers.string,
+    default: '',
+    defaultText: '(none)',
+    doc: 'Sets `ambassador_id` on the routes, for clusters running several Emissary installations.',
+  }),
+  flowContainerPort: option({
+    env: 'CAISSON_FLOW_CONTAINER_PORT',
+    key: 'flowContainerPort',
+    parse: parsers.integer(1, 65535),
+    default: 8090,
+    doc: "Kubernetes runtime: port of the flow container's control API inside the pod (and of its Service).",
+  }),
+  podTemplateFile: option({
+    env: 'CAISSON_POD_TEMPLATE_FILE',
+    key: 'podTemplateFile',
+    parse: parsers.string,
+    default: '',
+    defaultText: '(none)',
+    doc: 'YAML Pod (or pod spec) merged under every generated flow pod: its pod-level fields are kept, containers are merged by name (docs/kubernetes.md).',
+  }),
+  imagePullPolicy: option({
+    env: 'CAISSON_IMAGE_PULL_POLICY',
+    key: 'imagePullPolicy',
+    parse: parsers.oneOf('IfNotPresent', 'Always', 'Never'),
+    default: 'IfNotPresent',
+    doc: 'Pull policy of the flow-container and jobtype images.',
+  }),
+  podCpuRequest: option({
+    env: 'CAISSON_POD_CPU_REQUEST',
+    key: 'podCpuRequest',
+    parse: quantity('podCpuRequest'),
+    default: '500m',
+    doc: 'CPU request of a flow pod that does not set `flow.container.cpu.request`.',
+  }),
+  podMemoryRequest: option({
+    env: 'CAISSON_POD_MEMORY_REQUEST',
+    key: 'podMemoryRequest',
+    parse: quantity('podMemoryRequest'),
+    default: '512Mi',
+    doc: 'Memory request of a flow pod that does not set `flow.container.memory.request`.',
+  }),
+  podDiskRequest: option({
+    env: 'CAISSON_POD_DISK_REQUEST',
+    key: 'podDiskRequest',
+    parse: quantity('podDiskRequest'),
+    default: '1Gi',
+    doc: 'Ephemeral-storage request of a flow pod that does not set `flow.container.disk.request`.',
+  }),
+  podLimitMultiple: option({
+    env: 'CAISSON_POD_LIMIT_MULTIPLE',
+    key: 'podLimitMultiple',
+    parse: (raw: string) => {
+      const n = Number(raw.trim());
+      return Number.isFinite(n) && n >= 1 && n <= 100 ? n : fail(`expected a number from 1 to 100, got "${raw}"`);
+    },
+    default: 1,
+    doc: 'Limits of a flow pod are its requests times this (1: limits equal requests).',
+  }),
+  podUserMaxCpu: option({
+    env: 'CAISSON_POD_USER_MAX_CPU',
+    key: 'podUserMaxCpu',
+    parse: quantity('podUserMaxCpu'),
+    default: '4',
+    doc: 'Largest `flow.container.cpu.request` a non-admin may submit (more is refused at submit).',
+  }),
+  podUserMaxMemory: option({
+    env: 'CAISSON_POD_USER_MAX_MEMORY',
+    key: 'podUserMaxMemory',
+    parse: quantity('podUserMaxMemory'),
+    default: '16Gi',
+    doc: 'Largest `flow.container.memory.request` a non-admin may submit.',
+  }),
+  podUserMaxDisk: option({
+    env: 'CAISSON_POD_USER_MAX_DISK',
+    key: 'podUserMaxDisk',
+    parse: quantity('podUserMaxDisk'),
+    default: '20Gi',
+    doc: 'Largest `flow.container.disk.request` a non-admin may submit.',
+  }),
+  podAdminMaxCpu: option({
+    env: 'CAISSON_POD_ADMIN_MAX_CPU',
+    key: 'podAdminMaxCpu',
+    parse: quantity('podAdminMaxCpu'),
+    default: '32',
+    doc: 'Largest `flow.container.cpu.request` an admin may submit.',
+  }),
+  podAdminMaxMemory: option({
+    env: 'CAISSON_POD_ADMIN_MAX_MEMORY',
+    key: 'podAdminMaxMemory',
+    parse: quantity('podAdminMaxMemory'),
+    default: '128Gi',
+    doc: 'Largest `flow.container.memory.request` an admin may submit.',
+  }),
+  podAdminMaxDisk: option({
+    env: 'CAISSON_POD_ADMIN_MAX_DISK',
+    key: 'podAdminMaxDisk',
+    parse: quantity('podAdminMaxDisk'),
+    default: '200Gi',
+    doc: 'Largest `flow.container.disk.request` an admin may submit.',
+  }),
+  imagePullGrace: option({
+    env: 'CAISSON_K8S_IMAGE_PULL_GRACE',
+    key: 'imagePullGrace',
+    parse: parsers.duration,
+    default: 120_000,
+    defaultText: '2m',
+    doc: 'A pod still failing to pull an image (ErrImagePull, ImagePullBackOff) after this long ends its execution EXECUTION_STOPPED.',
+  }),
+  podPendingTimeout: option({
+    env: 'CAISSON_K8S_PENDING_TIMEOUT',
+    key: 'podPendingTimeout',
+    parse: parsers.duration,
+    default: 600_000,
+    defaultText: '10m',
+    doc: 'A pod the scheduler cannot place (Unschedulable) for this long ends its execution EXECUTION_STOPPED.',
+  }),
+  finalReportGrace: option({
+    env: 'CAISSON_K8S_FINAL_REPORT_GRACE',
+    key: 'finalReportGrace',
+    parse: parsers.duration,
+    default: 10_000,
+    defaultText: '10s',
+    doc: 'After the flow container terminates, how long a final report still in flight may arrive before the execution ends EXECUTION_STOPPED.',
+  }),
+  podRetention: option({
+    env: 'CAISSON_K8S_POD_RETENTION',
+    key: 'podRetention',
+    parse: parsers.duration,
+    default: 86_400_000,
+    defaultText: '24h',
+    doc: 'How long the pod of a finished execution submitted with `disable.pod.cleanup=true` (admins only) is kept for inspection.',
+  }),
+  podSweepInterval: option({
+    env: 'CAISSON_K8S_SWEEP_INTERVAL',
+    key: 'podSweepInterval',
+    parse: parsers.duration,
+    default: 60_000,
+    defaultText: '1m',
+    doc: 'How often the watch leader deletes pods of final or unknown executions and ends executions whose pod is gone.',
+  }),
+  watchLeaseDuration: option({
+    env: 'CAISSON_K8S_LEASE_DURATION',
+    key: 'watchLeaseDuration',
+    parse: parsers.duration,
+    default: 15_000,
+    defaultText: '15s',
+    doc: 'The pod-watch leader renews its lease row at a third of this; another replica takes over once it has expired.',
   }),
   // --- metrics (issue 7): add options below this line ---
   // --- flow engine (issue 6): add options below this line ---

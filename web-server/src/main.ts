@@ -16,7 +16,16 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel);
-  const server = new CaissonServer({ config, log, announce: (line) => console.log(line) });
+  let server: CaissonServer;
+  try {
+    server = new CaissonServer({ config, log, announce: (line) => console.log(line) });
+  } catch (e) {
+    if (isCaissonError(e)) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {

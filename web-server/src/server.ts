@@ -33,7 +33,11 @@ import { ScheduleService } from './scheduler/schedule-service.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { defaultFlowContainerCommand, ProcessRuntime, type ContainerCommand } from './runtime/process/process-runtime.js';
 import type { ContainerRuntime } from './runtime/container-runtime.js';
-import { CaissonError } from '../../common/errors.js';
+import { DeferredRuntime } from './runtime/deferred-runtime.js';
+import { createKubernetesRuntime } from './runtime/kubernetes/create.js';
+import { loadClientLib } from './runtime/kubernetes/client-lib.js';
+import { resourceCaps } from './runtime/kubernetes/settings.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ImageService } from '../../image-mgmt/src/image-service.js';
 import { RampDownMonitor } from '../../image-mgmt/src/ramp-down-monitor.js';
 import { registerBuiltInImages } from '../../image-mgmt/src/bootstrap.js';
@@ -50,6 +54,8 @@ export interface ServerOptions {
   flowContainerCommand?: ContainerCommand;
   /** Where flows run instead of the configured runtime (benchmarks launch nothing). */
   runtime?: ContainerRuntime;
+  /** Kubernetes runtime: the client configuration instead of KUBECONFIG / in-cluster (tests). */
+  kubeConfig?: KubeConfig;
 }
 
 const SWEEP_INTERVAL_MS = 10 * 60_000;
@@ -90,9 +96,6 @@ export class CaissonServer {
     const { config, log } = options;
     const clock = options.clock ?? systemClock;
     fs.mkdirSync(config.dataDir, { recursive: true });
-    if (config.runtime !== 'process') {
-      throw new CaissonError('INVALID_CONFIG', 'CAISSON_RUNTIME=kubernetes is not available in this release; use process (solo mode).');
-    }
     this.db = openDatabase(config.databaseUrl);
     this.images = new ImageService({ db: this.db, clock });
     this.rampDown = new RampDownMonitor({
@@ -129,18 +132,31 @@ export class CaissonServer {
     });
     this.runtime =
       options.runtime ??
-      new ProcessRuntime({
-        dataDir: config.dataDir,
-        log,
-        clock,
-        command: options.flowContainerCommand ?? defaultFlowContainerCommand(repositoryRoot()),
-        killGraceMs: config.killGrace,
-        retentionMs: config.executionDirRetention,
-        imageDirs:
-          config.imageDirs.length > 0
-            ? config.imageDirs
-            : [path.join(config.dataDir, 'images'), path.join(repositoryRoot(), 'docker', 'jobtypes')],
-      });
+      (config.runtime === 'kubernetes'
+        ? new DeferredRuntime('kubernetes', async () => {
+            await loadClientLib();
+            return createKubernetesRuntime({
+              config,
+              db: this.db,
+              clock,
+              log,
+              holder: claimer,
+              kubeConfig: options.kubeConfig,
+              metrics: this.metrics,
+            });
+          })
+        : new ProcessRuntime({
+            dataDir: config.dataDir,
+            log,
+            clock,
+            command: options.flowContainerCommand ?? defaultFlowContainerCommand(repositoryRoot()),
+            killGraceMs: config.killGrace,
+            retentionMs: config.executionDirRetention,
+            imageDirs:
+              config.imageDirs.length > 0
+                ? config.imageDirs
+                : [path.join(config.dataDir, 'images'), path.join(repositoryRoot(), 'docker', 'jobtypes')],
+          }));
     const client = new ContainerClient();
     this.control = new ExecutionControl({
       db: this.db,
@@ -151,6 +167,10 @@ export class CaissonServer {
       client,
       killGraceMs: config.killGrace,
       heartbeatTimeoutMs: config.heartbeatTimeout,
+      // A pending pod is the pod watch's to judge (pull grace, pending timeout); this is the backstop.
+      ...(config.runtime === 'kubernetes'
+        ? { preparingTimeoutMs: Math.max(config.podPendingTimeout, config.imagePullGrace) + config.heartbeatTimeout }
+        : {}),
       metrics: this.metrics,
     });
     const dispatcher = new Dispatcher({
@@ -165,7 +185,7 @@ export class CaissonServer {
             db: this.db,
             tokens,
             apiUrl: () => this.url,
-            clusterName: 'caisson',
+            clusterName: config.clusterName,
             availableJobTypes: new Set(),
             images: { settings: this.imageSettings, now: () => clock.now() },
           },
@@ -189,7 +209,8 @@ export class CaissonServer {
       maxConcurrentLaunches: config.dispatchMaxConcurrentLaunches,
       pollIntervalMs: config.dispatchPollInterval,
       maxPollIntervalMs: config.dispatchMaxPollInterval,
-      maxActive: config.maxActiveExecutions,
+      // Solo mode caps what runs on this machine; a cluster's capacity is the scheduler's business.
+      ...(config.runtime === 'process' ? { maxActive: config.maxActiveExecutions } : {}),
       metrics: this.metrics,
     });
     this.executions = new ExecutionService({
@@ -200,6 +221,7 @@ export class CaissonServer {
       control: this.control,
       client,
       nudge: () => this.queue.nudge(),
+      resourceCaps: resourceCaps(config),
     });
     this.scheduler = new Scheduler({
       db: this.db,
@@ -209,6 +231,7 @@ export class CaissonServer {
       nudge: () => this.queue.nudge(),
       pollIntervalMs: config.schedulePollInterval,
       misfireThresholdMs: config.scheduleMisfireThreshold,
+      resourceCaps: resourceCaps(config),
     });
     this.schedules = new ScheduleService({
       db: this.db,
@@ -216,6 +239,7 @@ export class CaissonServer {
       projects: this.projects,
       defaultTimeZone: config.scheduleTimeZone,
       wake: () => this.scheduler.wake(),
+      resourceCaps: resourceCaps(config),
     });
   }
 
@@ -241,20 +265,22 @@ export class CaissonServer {
       adminPassword: config.adminPassword,
       log: this.options.announce ?? ((line) => log.info(line)),
     });
-    // Solo mode (DESIGN §2): the base image is "the flow container of this checkout".
-    await registerBuiltInImages(
-      this.db,
-      [
-        {
-          imageType: config.baseImageType,
-          path: config.baseImageType,
-          version: '0.0.0',
-          description: 'The flow container of this checkout',
-        },
-        ...shippedJobtypes(path.join(repositoryRoot(), 'docker', 'jobtypes')),
-      ],
-      (this.options.clock ?? systemClock).now(),
-    );
+    // Solo mode (DESIGN §2): the base image is "the flow container of this checkout". In Kubernetes,
+    // images come from a registry and are registered through the image-management API.
+    if (config.runtime === 'process')
+      await registerBuiltInImages(
+        this.db,
+        [
+          {
+            imageType: config.baseImageType,
+            path: config.baseImageType,
+            version: '0.0.0',
+            description: 'The flow container of this checkout',
+          },
+          ...shippedJobtypes(path.join(repositoryRoot(), 'docker', 'jobtypes')),
+        ],
+        (this.options.clock ?? systemClock).now(),
+      );
     await this.runtime.start();
     await this.control.reattachAll();
     this.control.start();

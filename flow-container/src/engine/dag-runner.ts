@@ -22,7 +22,7 @@ import { failedJobsToRetry } from './failed-job-retry.js';
 import { flowBuiltins, jobPropertyLayers } from './job-properties.js';
 import { retryPolicyOf } from './retry-policy.js';
 import { schedulingOptionsFor } from './run-options.js';
-import { describeDuration, flowMaxRunningOf, jobTimeoutOf } from './timeouts.js';
+import { describeDuration, flowMaxRunningOf, jobTimeoutOf } from '../../../common/dsl/timeouts.js';
 import { decideNextSteps, type ConditionDecision, type SchedulingOptions } from './scheduling.js';
 
 export type EmitEvent = (type: ContainerEventType, payload: Record<string, unknown>) => void;

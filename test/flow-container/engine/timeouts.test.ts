@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describeDuration, flowMaxRunningOf, jobTimeoutOf } from '../../../flow-container/src/engine/timeouts.js';
+import { describeDuration, flowMaxRunningOf, jobTimeoutOf } from '../../../common/dsl/timeouts.js';
 
 describe('maximum run times', () => {
   it('reads job.timeout as a duration from the first layer that sets it; none by default', () => {

@@ -134,8 +134,14 @@ for (const dialect of testDialects()) {
       assert.deepEqual([e.status, e.failureReason], ['EXECUTION_STOPPED', SIGTERM_STOP_REASON]);
 
       const cancelled = await newExecution(tdb.db, projectId, 'KILLING');
+      await tdb.db('execution_flows').where({ exec_id: cancelled }).update({ cancel_requested: true }); // what a cancel records
       await applyContainerEvents(tdb.db, cancelled, [ev(1, 'FLOW_FINISHED', { status: 'KILLED', reason: 'SIGTERM' })], 5000);
       assert.equal((await findExecution(tdb.db, cancelled))!.status, 'KILLED');
+
+      // The container moved itself to KILLING on that SIGTERM: still nobody asked for it.
+      const selfKilling = await newExecution(tdb.db, projectId, 'KILLING');
+      await applyContainerEvents(tdb.db, selfKilling, [ev(1, 'FLOW_FINISHED', { status: 'KILLED', reason: 'SIGTERM' })], 5000);
+      assert.equal((await findExecution(tdb.db, selfKilling))!.status, 'EXECUTION_STOPPED');
     });
   });
 }

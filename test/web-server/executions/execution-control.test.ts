@@ -55,8 +55,9 @@ for (const dialect of testDialects()) {
       return id;
     }
 
-    function control(clock: FakeClock, runtime = new RecordingRuntime()) {
+    function control(clock: FakeClock, runtime = new RecordingRuntime(), extra: { preparingTimeoutMs?: number } = {}) {
       return new ExecutionControl({
+        ...extra,
         db: tdb.db,
         clock,
         log: silentLogger,
@@ -67,6 +68,22 @@ for (const dialect of testDialects()) {
         heartbeatTimeoutMs: 60_000,
       });
     }
+
+    it('gives a PREPARING execution whose container never reported its own, longer limit (a pending pod)', async () => {
+      const clock = new FakeClock(2_000_000);
+      const pending = await execIn('PREPARING', { heartbeat_at: null, update_time: 2_000_000 });
+      const reported = await execIn('PREPARING', { heartbeat_at: 2_000_000, update_time: 2_000_000 });
+      const c = control(clock, new RecordingRuntime(), { preparingTimeoutMs: 600_000 });
+      clock.advance(61_000);
+      assert.equal(await c.checkHeartbeats(), 1, 'the one that reported once is held to the heartbeat timeout');
+      assert.equal((await findExecution(tdb.db, reported))!.status, 'EXECUTION_STOPPED');
+      assert.equal((await findExecution(tdb.db, pending))!.status, 'PREPARING');
+      clock.advance(540_000);
+      assert.equal(await c.checkHeartbeats(), 1);
+      const e = (await findExecution(tdb.db, pending))!;
+      assert.equal(e.status, 'EXECUTION_STOPPED');
+      assert.match(e.failureReason ?? '', /no heartbeat from the flow container for 601 s/);
+    });
 
     it('stops an execution whose container has been silent past the timeout, counting from the server start', async () => {
       const clock = new FakeClock(1_000_000);
@@ -94,6 +111,7 @@ for (const dialect of testDialects()) {
       const clock = new FakeClock(1_000_000);
       const c = control(clock);
       const killing = await execIn('KILLING');
+      await tdb.db('execution_flows').where({ exec_id: killing }).update({ cancel_requested: true }); // what a cancel records
       await c.onRuntimeEvent({ type: 'exited', execId: killing, at: 1, exitCode: 1, signal: null });
       assert.equal((await findExecution(tdb.db, killing))!.status, 'KILLED');
       const crashed = await execIn('RUNNING');

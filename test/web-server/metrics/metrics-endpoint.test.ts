@@ -7,7 +7,7 @@ import {
   ajaxLogin,
   getQuery,
   postForm,
-  postMultipart,
+  uploadProject,
   startTestServer,
   type TestServer,
 } from '../../support/test-server.js';
@@ -57,19 +57,7 @@ for (const dialect of testDialects()) {
       t = await startTestServer(dialect);
       other = await startTestServer(dialect);
       admin = await ajaxLogin(t.url, 'azkaban', ADMIN_PASSWORD);
-      await postForm(`${t.url}/manager?action=create`, { 'session.id': admin, name: 'hello', description: 'hello' });
-      const up = await postMultipart(
-        `${t.url}/manager`,
-        { 'session.id': admin, ajax: 'upload', project: 'hello' },
-        {
-          file: {
-            name: 'p.zip',
-            type: 'application/zip',
-            content: zipOfFiles({ 'p.project': 'azkaban-flow-version: 2.0\n', 'hello.flow': FLOW }),
-          },
-        },
-      );
-      assert.equal(up.json.error, undefined, up.text);
+      await uploadProject(t.url, admin, 'hello', zipOfFiles({ 'p.project': 'azkaban-flow-version: 2.0\n', 'hello.flow': FLOW }));
       const r = await postForm(`${t.url}/executor`, { 'session.id': admin, ajax: 'executeFlow', project: 'hello', flow: 'hello' });
       execid = Number(r.json.execid);
       await waitFor(

@@ -10,6 +10,7 @@ import { CaissonError } from '../../../common/errors.js';
 import { hashPassword, verifyPassword, generatePassword } from './passwords.js';
 import { isValidUsername, validateGroupName, validateUsername } from './usernames.js';
 import { isAdmin, type Principal, type Role } from './principal.js';
+import { PrincipalCache } from './principal-cache.js';
 import * as users from './users-store.js';
 import * as sessions from './sessions-store.js';
 import * as tokens from './api-tokens-store.js';
@@ -25,6 +26,14 @@ const LISTED_PREFIX_LENGTH = API_TOKEN_PREFIX.length + 8;
 /** Longest session id or token looked up; anything longer cannot be ours. */
 const MAX_SECRET_LENGTH = 256;
 const MAX_TOKEN_NAME_LENGTH = 128;
+/**
+ * How long an authenticated session or token is reused without a database read (issue 7: pollers
+ * authenticate every request). Changes made through this service take effect at once in this
+ * process; another replica sees them within this time.
+ */
+export const PRINCIPAL_CACHE_MS = 1_000;
+/** Most principals cached at once (the oldest is dropped first). */
+export const PRINCIPAL_CACHE_ENTRIES = 10_000;
 /** Width of the login_failures key columns. */
 const FAILURE_KEY_LENGTH = 64;
 
@@ -35,6 +44,8 @@ export interface AuthServiceDeps {
   passwordHashCost: number;
   loginMaxFailures: number;
   loginFailureWindowMs: number;
+  /** How long a principal is reused without a database read; 0 disables the cache (default PRINCIPAL_CACHE_MS). */
+  principalCacheMs?: number;
 }
 
 export interface LoginResult {
@@ -94,11 +105,13 @@ export class AuthService {
   private readonly clock: Clock;
   private readonly deps: AuthServiceDeps;
   private dummyHash: Promise<string> | undefined;
+  private readonly principals: PrincipalCache;
 
   constructor(deps: AuthServiceDeps) {
     this.deps = deps;
     this.db = deps.db;
     this.clock = deps.clock;
+    this.principals = new PrincipalCache(deps.principalCacheMs ?? PRINCIPAL_CACHE_MS, PRINCIPAL_CACHE_ENTRIES);
   }
 
   // ---- Login, sessions -------------------------------------------------------------------------
@@ -175,18 +188,27 @@ export class AuthService {
     if (!sessionId || sessionId.length > MAX_SECRET_LENGTH) return null;
     const now = this.clock.now();
     const idHash = sha256Hex(sessionId);
+    const key = `session:${idHash}`;
+    const cached = this.principals.get(key, now);
+    if (cached) return cached;
+    const generation = this.principals.generation;
     const s = await sessions.findLiveSession(this.db, idHash, now);
     if (!s || s.userDisabled) return null;
+    let expiresAt = s.expiresAt;
     if (now - s.lastSeenAt >= TOUCH_INTERVAL_MS) {
       await sessions.touchSession(this.db, idHash, now, now + this.deps.sessionTtlMs);
+      expiresAt = now + this.deps.sessionTtlMs;
     }
     const groups = await users.findGroupNamesOfUser(this.db, s.userId);
-    return { userId: s.userId, username: s.username, role: s.role, groups, via: 'session' };
+    const principal: Principal = { userId: s.userId, username: s.username, role: s.role, groups, via: 'session' };
+    this.principals.set(key, principal, now, expiresAt, generation);
+    return principal;
   }
 
   /** Ends a session; unknown or already ended sessions are fine. */
   async logout(sessionId: string): Promise<void> {
     if (!sessionId || sessionId.length > MAX_SECRET_LENGTH) return;
+    this.principals.delete(`session:${sha256Hex(sessionId)}`);
     await sessions.deleteSession(this.db, sha256Hex(sessionId));
   }
 
@@ -230,20 +252,28 @@ export class AuthService {
       throw new CaissonError('FORBIDDEN', `API token ${id} belongs to another user; only its owner or an admin may revoke it.`);
     }
     await tokens.revokeApiTokenById(this.db, id, this.clock.now());
+    this.principals.clear();
   }
 
   /** The principal of a bearer token, or null (unknown, revoked, expired, or its user disabled). */
   async authenticateToken(token: string): Promise<Principal | null> {
     if (!token.startsWith(API_TOKEN_PREFIX) || token.length > MAX_SECRET_LENGTH) return null;
     const now = this.clock.now();
-    const t = await tokens.findApiTokenByHash(this.db, sha256Hex(token));
+    const tokenHash = sha256Hex(token);
+    const key = `token:${tokenHash}`;
+    const cached = this.principals.get(key, now);
+    if (cached) return cached;
+    const generation = this.principals.generation;
+    const t = await tokens.findApiTokenByHash(this.db, tokenHash);
     if (!t || t.revokedAt !== null || t.userDisabled) return null;
     if (t.expiresAt !== null && t.expiresAt <= now) return null;
     if (t.lastUsedAt === null || now - t.lastUsedAt >= TOUCH_INTERVAL_MS) {
       await tokens.updateApiTokenLastUsed(this.db, t.id, now);
     }
     const groups = await users.findGroupNamesOfUser(this.db, t.userId);
-    return { userId: t.userId, username: t.username, role: t.role, groups, via: 'token' };
+    const principal: Principal = { userId: t.userId, username: t.username, role: t.role, groups, via: 'token' };
+    this.principals.set(key, principal, now, t.expiresAt, generation);
+    return principal;
   }
 
   // ---- Users -----------------------------------------------------------------------------------
@@ -282,6 +312,7 @@ export class AuthService {
       if ((await users.updateUserPasswordHash(trx, user.id, passwordHash, now)) === 0) throw userNotFound(username);
       await sessions.deleteSessionsOfUser(trx, user.id);
     });
+    this.principals.clear();
   }
 
   /**
@@ -295,6 +326,7 @@ export class AuthService {
       if ((await users.updateUserDisabled(trx, user.id, disabled, now)) === 0) throw userNotFound(username);
       if (disabled) await sessions.deleteSessionsOfUser(trx, user.id);
     });
+    this.principals.clear();
   }
 
   /** Adds a user to a group, creating the group if needed; a membership that exists is kept. */
@@ -305,6 +337,7 @@ export class AuthService {
     await this.db.transaction(async (trx) => {
       await users.insertUserGroup(trx, user.id, await users.ensureGroup(trx, group, now));
     });
+    this.principals.clear();
   }
 
   /** Every user, sorted by name, with its groups. */

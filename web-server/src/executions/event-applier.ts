@@ -51,8 +51,9 @@ async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerE
       if (!isStatus(status) || !isFlowFinal(status))
         throw new CaissonError('BAD_REQUEST', `FLOW_FINISHED carries status "${status}"; expected one of SUCCEEDED, FAILED, KILLED.`);
       const current = await findExecution(trx, exec.execId);
-      // A SIGTERM the user did not ask for (eviction, drain) is an infrastructure stop, not a kill.
-      const unasked = status === 'KILLED' && p.reason === 'SIGTERM' && current && current.status !== 'KILLING' && !current.cancelRequested;
+      // A SIGTERM the user did not ask for (eviction, drain, pod deleted) is an infrastructure stop, not a
+      // kill; a container moving itself to KILLING on that SIGTERM does not make it one.
+      const unasked = status === 'KILLED' && p.reason === 'SIGTERM' && current !== undefined && !current.cancelRequested;
       const moved = unasked
         ? await transitionExecution(trx, exec.execId, 'EXECUTION_STOPPED', now, {
             set: { failure_reason: SIGTERM_STOP_REASON, end_time: e.time },

@@ -1,5 +1,6 @@
 /** Data access for execution_events: the ordered event log of each execution, per source. */
 import type { Knex } from 'knex';
+import { isUniqueViolation } from '../../../common/db/dialect.js';
 
 type Db = Knex | Knex.Transaction;
 
@@ -41,8 +42,17 @@ export async function appendServerEvent(
   payload: Record<string, unknown>,
   now: number,
 ): Promise<void> {
-  const seq = (await lastEventSeq(db, execId, 'server')) + 1;
-  await insertEvent(db, { execId, source: 'server', seq, type, payload, eventTime: now, receivedAt: now });
+  // Two server-side writers (a cancel and the pod watch, say) may pick the same next number: the
+  // unique key refuses the second, which takes the next one.
+  for (let attempt = 1; ; attempt++) {
+    const seq = (await lastEventSeq(db, execId, 'server')) + 1;
+    try {
+      await insertEvent(db, { execId, source: 'server', seq, type, payload, eventTime: now, receivedAt: now });
+      return;
+    } catch (e) {
+      if (!isUniqueViolation(e) || attempt >= 5 || db.isTransaction) throw e;
+    }
+  }
 }
 
 export async function listEvents(db: Db, execId: number, afterId = 0, limit = 1000): Promise<(StoredEvent & { id: number })[]> {

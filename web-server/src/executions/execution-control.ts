@@ -12,7 +12,15 @@ import type { ContainerRuntime, RuntimeEvent } from '../runtime/container-runtim
 import type { ContainerClient } from './container-client.js';
 import { appendServerEvent } from './events-store.js';
 import type { ExecTokens } from './exec-token.js';
-import { findExecution, listExecutionsIn, transitionExecution, updateExecutionFields, type ExecutionRow } from './executions-store.js';
+import {
+  findExecution,
+  listExecutionsIn,
+  refineFailureReason,
+  transitionExecution,
+  updateExecutionFields,
+  type ExecutionRow,
+} from './executions-store.js';
+import { SIGTERM_STOP_REASON } from './event-applier.js';
 import { submitFlowRetryIfDue } from './flow-retries.js';
 import { finalizeJobsOf } from './jobs-finalize.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -26,6 +34,12 @@ export interface ExecutionControlDeps {
   client: ContainerClient;
   killGraceMs: number;
   heartbeatTimeoutMs: number;
+  /**
+   * How long a PREPARING execution whose container never reported may wait (default: the heartbeat
+   * timeout). In Kubernetes a pod may rightly wait longer (scheduling, image pulls), and the pod
+   * watch ends it with the specific reason when its own graces pass.
+   */
+  preparingTimeoutMs?: number;
   /** How often the watchdog looks; default a fifth of the timeout. */
   watchIntervalMs?: number;
   metrics?: Metrics;
@@ -40,6 +54,7 @@ export class ExecutionControl {
   /** Work started by the timer or by runtime events, awaited by stop() before the pool closes. */
   private readonly inFlight = new Set<Promise<unknown>>();
   private checking = false;
+  private readonly chains = new Map<number, Promise<void>>();
   private readonly log: Logger;
 
   constructor(private readonly deps: ExecutionControlDeps) {
@@ -48,7 +63,8 @@ export class ExecutionControl {
   }
 
   controlUrlOf(exec: ExecutionRow): string | undefined {
-    const url = exec.runtimeInfo?.controlUrl;
+    // A route the runtime set up (Kubernetes: the ingress or the Service) wins over the address the container reports.
+    const url = exec.runtimeInfo?.routeUrl ?? exec.runtimeInfo?.controlUrl;
     return typeof url === 'string' && url !== '' ? url : undefined;
   }
 
@@ -136,21 +152,35 @@ export class ExecutionControl {
   /** A container exited or failed: if the execution did not report a final status, it is over now. */
   async onRuntimeEvent(e: RuntimeEvent): Promise<void> {
     if (e.type === 'started') return;
+    if (e.type === 'phase') {
+      await appendServerEvent(this.deps.db, e.execId, 'POD_PHASE_CHANGED', { phase: e.phase, ...e.detail }, e.at);
+      return;
+    }
     const exec = await findExecution(this.deps.db, e.execId);
     if (!exec) return;
     if (isFlowFinal(exec.status)) {
+      // The container's own report of an unasked SIGTERM won the race; the runtime knows why it came.
+      if (e.type === 'stopped' && exec.failureReason === SIGTERM_STOP_REASON) {
+        if (await refineFailureReason(this.deps.db, e.execId, SIGTERM_STOP_REASON, e.reason, this.deps.clock.now())) {
+          this.log.info({ execId: e.execId, reason: e.reason }, `Execution ${e.execId} was stopped: ${e.reason}.`);
+        }
+      }
       await this.deps.runtime.cleanup(e.execId).catch(() => undefined);
       return;
     }
-    if (exec.status === 'KILLING' || exec.cancelRequested) {
+    if (e.type === 'terminated') return; // the final report may still be in flight; the runtime says when to stop
+    // Only a cancel makes it KILLED: a container that moved itself to KILLING on an unasked SIGTERM was stopped.
+    if (exec.cancelRequested) {
       await this.endExecution(e.execId, 'KILLED', undefined);
       return;
     }
     if (exec.status === 'DISPATCHING') return; // the dispatcher owns it until PREPARING
     const reason =
-      e.type === 'failed'
-        ? `the flow container failed: ${e.reason}`
-        : `the flow container exited ${e.signal ? `on signal ${e.signal}` : `with code ${e.exitCode ?? 'unknown'}`} before reporting a final status`;
+      e.type === 'stopped'
+        ? e.reason
+        : e.type === 'failed'
+          ? `the flow container failed: ${e.reason}`
+          : `the flow container exited ${e.signal ? `on signal ${e.signal}` : `with code ${e.exitCode ?? 'unknown'}`} before reporting a final status`;
     await this.endExecution(e.execId, 'EXECUTION_STOPPED', reason);
   }
 
@@ -165,7 +195,11 @@ export class ExecutionControl {
     for (const exec of live) {
       // Deadlines count from the server's own start, so its outage never kills a healthy run.
       const last = Math.max(exec.heartbeatAt ?? 0, exec.updateTime, this.startedAt);
-      if (now - last <= this.deps.heartbeatTimeoutMs) continue;
+      const limit =
+        exec.status === 'PREPARING' && exec.heartbeatAt === null
+          ? (this.deps.preparingTimeoutMs ?? this.deps.heartbeatTimeoutMs)
+          : this.deps.heartbeatTimeoutMs;
+      if (now - last <= limit) continue;
       const secs = Math.round((now - last) / 1000);
       this.log.warn({ execId: exec.execId, silentForMs: now - last }, `No heartbeat from execution ${exec.execId} for ${secs} s.`);
       await this.forceStop(
@@ -197,9 +231,16 @@ export class ExecutionControl {
   start(): void {
     if (this.unsubscribe) return;
     this.unsubscribe = this.deps.runtime.onEvent((e) => {
-      this.track(
-        this.onRuntimeEvent(e).catch((err: unknown) => this.log.error({ err, execId: e.execId }, 'handling a runtime event failed')),
-      );
+      // One execution's events are handled in order, one at a time (their server sequence numbers stay dense).
+      const previous = this.chains.get(e.execId) ?? Promise.resolve();
+      const next = previous
+        .then(() => this.onRuntimeEvent(e))
+        .catch((err: unknown) => this.log.error({ err, execId: e.execId }, 'handling a runtime event failed'));
+      this.chains.set(e.execId, next);
+      void next.finally(() => {
+        if (this.chains.get(e.execId) === next) this.chains.delete(e.execId);
+      });
+      this.track(next);
     });
     const every = this.deps.watchIntervalMs ?? Math.max(1000, Math.floor(this.deps.heartbeatTimeoutMs / 5));
     this.timer = setInterval(() => {

@@ -8,14 +8,13 @@ import { CaissonError } from '../../../common/errors.js';
 import { isFlowFinal, type Status } from '../../../common/status.js';
 import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../log.js';
-import type { ProjectService } from '../projects/project-service.js';
+import type { ProjectRow, ProjectService } from '../projects/project-service.js';
 import { findProjectById } from '../projects/projects-store.js';
 import type { PermissionType } from '../projects/permissions.js';
 import type { ContainerClient } from './container-client.js';
 import type { CancelOutcome, ExecutionControl } from './execution-control.js';
-import { loadFlowOf } from './execution-plan.js';
 import {
-  findExecution,
+  findExecutionWithProject,
   findExecutionsOfFlowIn,
   listExecutionsOfFlow,
   listJobs,
@@ -24,7 +23,7 @@ import {
 } from './executions-store.js';
 import { storedLogEnd } from './logs-store.js';
 import { clampReadLength, readStoredBytes, toSlice, type LogSliceResult } from './logs.js';
-import { submitExecution, type SubmitRequest, type Submitted } from './submit.js';
+import { submitExecution, type ResourceCaps, type SubmitRequest, type Submitted } from './submit.js';
 import type { FlowDefinition } from '../../../common/dsl/model.js';
 
 export interface ExecutionServiceDeps {
@@ -35,9 +34,16 @@ export interface ExecutionServiceDeps {
   control: ExecutionControl;
   client: ContainerClient;
   nudge: () => void;
+  resourceCaps?: ResourceCaps;
 }
 
 const RUNNING_STATUSES: readonly Status[] = ['DISPATCHING', 'PREPARING', 'RUNNING', 'FAILED_FINISHING', 'KILLING'];
+
+/** An execution and its project, read together and checked. */
+export interface CheckedExecution {
+  exec: ExecutionRow;
+  project: ProjectRow;
+}
 
 export interface ExecutionDetail {
   exec: ExecutionRow;
@@ -50,11 +56,33 @@ export class ExecutionService {
   constructor(private readonly deps: ExecutionServiceDeps) {}
 
   submit(caller: Principal, req: SubmitRequest): Promise<Submitted> {
-    return submitExecution({ db: this.deps.db, clock: this.deps.clock, projects: this.deps.projects, nudge: this.deps.nudge }, caller, req);
+    return submitExecution(
+      {
+        db: this.deps.db,
+        clock: this.deps.clock,
+        projects: this.deps.projects,
+        nudge: this.deps.nudge,
+        resourceCaps: this.deps.resourceCaps,
+      },
+      caller,
+      req,
+    );
   }
 
   /** The execution, provided the caller holds `needed` on its project. */
   async requireExecution(caller: Principal, execIdRaw: string | number | undefined, needed: PermissionType): Promise<ExecutionRow> {
+    return (await this.requireExecutionWithProject(caller, execIdRaw, needed)).exec;
+  }
+
+  /**
+   * The execution and its project (one query), provided the caller holds `needed` on it. The
+   * status pollers' path: a conditional read answers from this alone.
+   */
+  async requireExecutionWithProject(
+    caller: Principal,
+    execIdRaw: string | number | undefined,
+    needed: PermissionType,
+  ): Promise<CheckedExecution> {
     const execId = Number(execIdRaw);
     if (execIdRaw === undefined || execIdRaw === '' || !Number.isInteger(execId) || execId <= 0) {
       throw new CaissonError(
@@ -62,22 +90,31 @@ export class ExecutionService {
         `execid must be a positive whole number; got ${execIdRaw === undefined ? 'nothing' : `"${String(execIdRaw)}"`}.`,
       );
     }
-    const exec = await findExecution(this.deps.db, execId);
-    if (!exec) throw new CaissonError('EXECUTION_NOT_FOUND', `Execution ${execId} does not exist.`);
-    const project = await findProjectById(this.deps.db, exec.projectId);
-    if (!project) throw new CaissonError('EXECUTION_NOT_FOUND', `Execution ${execId} does not exist.`);
-    await this.deps.projects.checkPermission(caller, project, needed);
-    return exec;
+    const found = await findExecutionWithProject(this.deps.db, execId);
+    if (!found?.project) throw new CaissonError('EXECUTION_NOT_FOUND', `Execution ${execId} does not exist.`);
+    await this.deps.projects.checkPermission(caller, found.project, needed);
+    return { exec: found.exec, project: found.project };
   }
 
   async detail(caller: Principal, execId: string | number | undefined): Promise<ExecutionDetail> {
-    return this.detailOf(await this.requireExecution(caller, execId, 'READ'));
+    const { exec, project } = await this.requireExecutionWithProject(caller, execId, 'READ');
+    return this.detailOf(exec, project);
   }
 
-  /** The detail of an execution already read and checked (a conditional read builds it only when it changed). */
-  async detailOf(exec: ExecutionRow): Promise<ExecutionDetail> {
-    const { projectName, flow } = await loadFlowOf(this.deps.db, exec);
-    return { exec, projectName, flow, jobs: await listJobs(this.deps.db, exec.execId) };
+  /**
+   * The detail of an execution already read and checked (a conditional read builds it only when it
+   * changed). `project`, when the caller has it, saves reading it again; the flow comes from the
+   * cache of parsed flows.
+   */
+  async detailOf(exec: ExecutionRow, project?: Pick<ProjectRow, 'id' | 'name'>): Promise<ExecutionDetail> {
+    const [projectName, flow, jobs] = await Promise.all([
+      project?.id === exec.projectId ? project.name : findProjectById(this.deps.db, exec.projectId).then((p) => p?.name),
+      this.deps.projects.flowOf(exec.projectId, exec.projectVersion, exec.flowId),
+      listJobs(this.deps.db, exec.execId),
+    ]);
+    if (projectName === undefined || !flow)
+      throw new CaissonError('FLOW_NOT_FOUND', `Flow ${exec.flowId} of project version ${exec.projectVersion} is gone.`);
+    return { exec, projectName, flow, jobs };
   }
 
   async cancel(caller: Principal, execId: string | number | undefined): Promise<{ exec: ExecutionRow; outcome: CancelOutcome }> {

@@ -13,6 +13,10 @@ import { isAdmin, type Principal } from '../auth/principal.js';
 import type { ProjectService } from '../projects/project-service.js';
 import { findLiveProjectByName } from '../projects/projects-store.js';
 import { resolveFlowParams } from './flow-params.js';
+import { checkResourceRequests } from '../runtime/kubernetes/pod-resources.js';
+import type { KubernetesSettings } from '../runtime/kubernetes/settings.js';
+
+export type ResourceCaps = Pick<KubernetesSettings, 'userMax' | 'adminMax'>;
 import { parseFlowRetryPolicy } from './flow-retry-policy.js';
 import { findExecutionsOfFlowIn, insertExecution, insertJobs } from './executions-store.js';
 
@@ -81,6 +85,8 @@ export interface SubmitDeps {
   projects: ProjectService;
   /** Called after commit so the local queue processor dispatches at once. */
   nudge: () => void;
+  /** Caps on `flow.container.*.request` (users and admins); beyond them a submit is refused. */
+  resourceCaps?: ResourceCaps;
 }
 
 /** A submit checked and resolved, ready to insert (see {@link insertSubmission}). */
@@ -103,7 +109,7 @@ export interface PreparedSubmission {
  * its fires), the flow, the options and the parameters, without writing anything.
  */
 export async function prepareSubmission(
-  deps: Pick<SubmitDeps, 'projects'>,
+  deps: Pick<SubmitDeps, 'projects' | 'resourceCaps'>,
   caller: Principal,
   req: SubmitRequest,
   needed: 'EXECUTE' | 'SCHEDULE' = 'EXECUTE',
@@ -123,6 +129,7 @@ export async function prepareSubmission(
   const failureAction = parseFailureAction(req.failureAction);
   const concurrentOption = parseConcurrentOption(req.concurrentOption);
   const { params, priority } = resolveFlowParams(flow.config, req.flowOverrides ?? {}, isAdmin(caller));
+  if (deps.resourceCaps) checkResourceRequests(params, isAdmin(caller), deps.resourceCaps);
   const options: ExecutionOptions = {
     ...defaultExecutionOptions(),
     failureAction: failureAction ?? 'finishCurrent',

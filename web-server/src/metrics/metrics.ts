@@ -39,6 +39,9 @@ export class Metrics {
   readonly logChunks: Counter;
   readonly logBytes: Counter;
   readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  readonly kubeApiCalls: Counter<'verb' | 'resource' | 'code'>;
+  readonly kubeLimiterWaiting: Gauge;
+  private kubeLimiterSource: (() => number) | undefined;
   private limiterSource: (() => number) | undefined;
 
   constructor(options: MetricsOptions = {}) {
@@ -110,7 +113,27 @@ export class Metrics {
       buckets: HTTP_BUCKETS,
       registers,
     });
+    this.kubeApiCalls = new Counter({
+      name: 'caisson_kubernetes_api_calls_total',
+      help: 'Kubernetes API calls by verb, resource and HTTP status (0: the API could not be reached).',
+      labelNames: ['verb', 'resource', 'code'],
+      registers,
+    });
+    const readKubeWaiting = (): number => this.kubeLimiterSource?.() ?? 0;
+    this.kubeLimiterWaiting = new Gauge({
+      name: 'caisson_kubernetes_api_limiter_waiting',
+      help: "Kubernetes API calls waiting for the client's rate limiter (QPS and burst).",
+      registers,
+      collect() {
+        this.set(readKubeWaiting());
+      },
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'caisson_' });
+  }
+
+  /** The Kubernetes runtime registers how many API calls wait in its rate limiter. */
+  setKubeLimiterWaitingSource(source: () => number): void {
+    this.kubeLimiterSource = source;
   }
 
   /** The queue processor registers how many launches wait in its limiter. */

@@ -16,6 +16,8 @@ import { readProjectArchive, type ArchiveLimits } from './archive.js';
 import { grantsAllow, normalizePermissions, type PermissionGrant, type PermissionType } from './permissions.js';
 import * as store from './projects-store.js';
 import * as perms from './permissions-store.js';
+import { FlowCache } from './flow-cache.js';
+import { PermissionCache } from './permission-cache.js';
 
 export type { ProjectRow } from './projects-store.js';
 
@@ -32,10 +34,20 @@ export interface ProjectServiceDeps {
   db: Knex;
   clock: Clock;
   archiveLimits: ArchiveLimits;
+  /** Non-admin grants per project and caller; defaults: 1 s, 10,000 entries (ttlMs 0 turns it off). */
+  permissionCache?: { ttlMs: number; maxEntries: number };
+  /** Parsed flows of uploaded versions; default 1,000 entries. */
+  flowCacheEntries?: number;
 }
 
 export class ProjectService {
-  constructor(private readonly deps: ProjectServiceDeps) {}
+  private readonly grantsCache: PermissionCache;
+  private readonly flows: FlowCache;
+
+  constructor(private readonly deps: ProjectServiceDeps) {
+    this.grantsCache = new PermissionCache(deps.permissionCache?.ttlMs, deps.permissionCache?.maxEntries);
+    this.flows = new FlowCache(deps.flowCacheEntries);
+  }
 
   private get db(): Knex {
     return this.deps.db;
@@ -71,6 +83,8 @@ export class ProjectService {
         });
         return newId;
       });
+      // A new id has no entries unless an id was reused; dropping them costs nothing.
+      this.grantsCache.invalidateProject(id);
       return (await store.findLiveProjectById(this.db, id))!;
     } catch (e) {
       if (isUniqueViolation(e)) throw new CaissonError('PROJECT_EXISTS', `Project ${name} already exists.`, { cause: e });
@@ -95,14 +109,38 @@ export class ProjectService {
 
   async checkPermission(caller: Principal, project: store.ProjectRow, needed: PermissionType): Promise<void> {
     if (isAdmin(caller)) return;
-    const grants = await perms.findGrantsFor(this.db, project.id, caller.username, caller.groups);
+    const grants = await this.grantsOf(caller, project.id);
     if (!grantsAllow(grants, needed)) throw new CaissonError('FORBIDDEN', `Permission denied. Need ${needed} access.`);
   }
 
   async permissionsOf(caller: Principal, project: store.ProjectRow): Promise<PermissionType[]> {
     if (isAdmin(caller)) return ['ADMIN'];
-    const grants = await perms.findGrantsFor(this.db, project.id, caller.username, caller.groups);
+    const grants = await this.grantsOf(caller, project.id);
     return normalizePermissions(grants.flatMap((g) => g.permissions));
+  }
+
+  /** The grants of a non-admin caller on a project, from the short-lived cache when fresh. */
+  private async grantsOf(caller: Principal, projectId: number): Promise<readonly PermissionGrant[]> {
+    const key = PermissionCache.keyOf(projectId, caller.username, caller.groups);
+    const now = this.deps.clock.now();
+    const cached = this.grantsCache.get(key, now);
+    if (cached) return cached;
+    const generation = this.grantsCache.generation;
+    const grants = await perms.findGrantsFor(this.db, projectId, caller.username, caller.groups);
+    this.grantsCache.set(key, projectId, grants, now, generation);
+    return grants;
+  }
+
+  /**
+   * The parsed definition of a flow of an uploaded version (any version, deleted project or not);
+   * undefined when it was never stored. Shared and frozen: callers must not change it.
+   */
+  async flowOf(projectId: number, version: number, flowId: string): Promise<FlowDefinition | undefined> {
+    const cached = this.flows.get(projectId, version, flowId);
+    if (cached) return cached;
+    const stored = await store.findFlow(this.db, projectId, version, flowId);
+    if (!stored) return undefined;
+    return this.flows.set(projectId, version, flowId, JSON.parse(stored.definition) as FlowDefinition);
   }
 
   async deleteProject(caller: Principal, name: string | undefined): Promise<store.ProjectRow> {
@@ -246,6 +284,8 @@ export class ProjectService {
     } catch (e) {
       if (isUniqueViolation(e)) throw new CaissonError('CONFLICT', `${kind} permission already exists.`, { cause: e });
       throw e;
+    } finally {
+      this.grantsCache.invalidateProject(project.id);
     }
   }
 
@@ -253,21 +293,26 @@ export class ProjectService {
   async changePermission(caller: Principal, name: string | undefined, grant: PermissionGrant): Promise<void> {
     const project = await this.requireProject(caller, name, 'ADMIN');
     const now = this.deps.clock.now();
-    await this.db.transaction(async (trx) => {
-      const before = await perms.findPermission(trx, project.id, grant.principalType, grant.principal);
-      if (!before) throw new CaissonError('NOT_FOUND', `Permissions for ${grant.principal} cannot be found.`);
-      if (grant.permissions.length === 0) await perms.deletePermission(trx, project.id, grant.principalType, grant.principal);
-      else await perms.updatePermission(trx, project.id, grant.principalType, grant.principal, grant.permissions, caller.username, now);
-      await appendAudit(trx, {
-        actor: caller.username,
-        action: grant.permissions.length === 0 ? 'PERMISSION_REMOVED' : 'PERMISSION_CHANGED',
-        entityType: 'project',
-        entityId: String(project.id),
-        before,
-        after: grant.permissions.length === 0 ? undefined : { ...grant, permissions: normalizePermissions(grant.permissions) },
-        at: now,
+    try {
+      await this.db.transaction(async (trx) => {
+        const before = await perms.findPermission(trx, project.id, grant.principalType, grant.principal);
+        if (!before) throw new CaissonError('NOT_FOUND', `Permissions for ${grant.principal} cannot be found.`);
+        if (grant.permissions.length === 0) await perms.deletePermission(trx, project.id, grant.principalType, grant.principal);
+        else await perms.updatePermission(trx, project.id, grant.principalType, grant.principal, grant.permissions, caller.username, now);
+        await appendAudit(trx, {
+          actor: caller.username,
+          action: grant.permissions.length === 0 ? 'PERMISSION_REMOVED' : 'PERMISSION_CHANGED',
+          entityType: 'project',
+          entityId: String(project.id),
+          before,
+          after: grant.permissions.length === 0 ? undefined : { ...grant, permissions: normalizePermissions(grant.permissions) },
+          at: now,
+        });
       });
-    });
+    } finally {
+      // After the commit (or a failure, which costs one re-read): no cached grant predates the change.
+      this.grantsCache.invalidateProject(project.id);
+    }
   }
 
   async projectLog(

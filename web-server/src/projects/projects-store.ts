@@ -35,7 +35,8 @@ export const FILE_CHUNK_BYTES = 4 * 1024 * 1024;
 
 type Db = Knex | Knex.Transaction;
 
-const toProject = (r: Record<string, unknown>): ProjectRow => ({
+/** Maps a `projects` row (snake_case columns) to a ProjectRow. */
+export const toProject = (r: Record<string, unknown>): ProjectRow => ({
   id: Number(r.id),
   name: String(r.name),
   description: String(r.description ?? ''),

@@ -7,7 +7,7 @@
 import type { Knex } from 'knex';
 import { dialectOf } from '../../../common/db/knex.js';
 import { forUpdateSkipLocked } from '../../../common/db/dialect.js';
-import { FLOW_ACTIVE_STATUSES } from '../../../common/status.js';
+import { FLOW_ACTIVE_STATUSES, predecessorsOf } from '../../../common/status.js';
 import { appendServerEvent } from '../executions/events-store.js';
 import { toExecution, transitionExecution, type ExecutionRow } from '../executions/executions-store.js';
 import { submitFlowRetryIfDue } from '../executions/flow-retries.js';
@@ -168,6 +168,48 @@ export async function markPreparing(db: Knex, execId: number, claimer: string, n
     onlyFrom: ['DISPATCHING'],
     claimedBy: claimer,
     set: { runtime_info: JSON.stringify(runtimeInfo) },
+  });
+}
+
+/** One launched execution waiting for its DISPATCHING → PREPARING write. */
+export interface PreparingItem {
+  execId: number;
+  runtimeInfo: RuntimeInfo;
+}
+
+/**
+ * DISPATCHING → PREPARING of many launched executions in one transaction, each fenced by the claim
+ * like markPreparing; resolves to the ids that moved (the others were cancelled or taken over).
+ * Invariant: the rows locked by the SELECT are exactly the rows the UPDATE moves (PRIMARY key).
+ */
+export async function markPreparingMany(db: Knex, claimer: string, now: number, items: readonly PreparingItem[]): Promise<Set<number>> {
+  const byId = new Map(items.map((i) => [i.execId, i] as const));
+  if (byId.size === 0) return new Set();
+  const from = predecessorsOf('PREPARING').filter((s) => s === 'DISPATCHING');
+  return db.transaction(async (trx) => {
+    let lockQuery = trx('execution_flows')
+      .select('exec_id')
+      .whereIn('exec_id', [...byId.keys()])
+      .whereIn('status', from)
+      .where({ claimed_by: claimer });
+    if (dialectOf(db) === 'mysql') lockQuery = lockQuery.forUpdate();
+    const ids = ((await lockQuery) as { exec_id: number | string }[]).map((r) => Number(r.exec_id));
+    if (ids.length === 0) return new Set<number>();
+    const n = await trx('execution_flows')
+      .whereIn('exec_id', ids)
+      .whereIn('status', from)
+      .where({ claimed_by: claimer })
+      .update({
+        status: 'PREPARING',
+        update_time: now,
+        runtime_info: trx.raw(
+          `CASE exec_id ${ids.map(() => 'WHEN ? THEN ?').join(' ')} END`,
+          ids.flatMap((id) => [id, JSON.stringify(byId.get(id)!.runtimeInfo)]),
+        ),
+      });
+    // The locks make this impossible; should it happen, the caller retries each execution on its own.
+    if (n !== ids.length) throw new Error(`DISPATCHING → PREPARING moved ${n} of ${ids.length} locked executions`);
+    return new Set(ids);
   });
 }
 

@@ -16,7 +16,8 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { RuntimeError, type ContainerRuntime, type LaunchPlan, type LaunchResult } from '../runtime/container-runtime.js';
 import { delay } from './abortable-delay.js';
-import { markPreparing, markStopped, renewLease } from './claims-store.js';
+import { markPreparing, markPreparingMany, markStopped, renewLease, type PreparingItem } from './claims-store.js';
+import { Coalescer, type ItemOutcome } from './coalescer.js';
 
 export type DispatchOutcome = 'launched' | 'stopped' | 'lost' | 'cancelled';
 
@@ -67,10 +68,39 @@ export const MAX_DISPATCH_ATTEMPTS = 10;
 export class Dispatcher {
   private readonly log: Logger;
   private readonly random: () => number;
+  /** Launches that complete together share one DISPATCHING → PREPARING transaction. */
+  private readonly preparing: Coalescer<PreparingItem, { moved: boolean; now: number }>;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.log = deps.log.child({ component: 'dispatcher', claimer: deps.claimer });
     this.random = deps.random ?? Math.random;
+    this.preparing = new Coalescer((items) => this.markPreparingBatch(items));
+  }
+
+  /** The fenced DISPATCHING → PREPARING writes of a batch; `now` is the time of the write. */
+  private async markPreparingBatch(items: PreparingItem[]): Promise<ItemOutcome<{ moved: boolean; now: number }>[]> {
+    const { db, claimer, clock } = this.deps;
+    const one = async (item: PreparingItem): Promise<ItemOutcome<{ moved: boolean; now: number }>> => {
+      const now = clock.now();
+      try {
+        return { value: { moved: await markPreparing(db, item.execId, claimer, now, item.runtimeInfo), now } };
+      } catch (error) {
+        return { error };
+      }
+    };
+    if (items.length === 1) return [await one(items[0]!)];
+    const now = clock.now();
+    try {
+      const moved = await markPreparingMany(db, claimer, now, items);
+      return items.map((i) => ({ value: { moved: moved.has(i.execId), now } }));
+    } catch (e) {
+      // A deadlock or a lost connection fails the batch; each execution then gets its own write.
+      this.log.warn(
+        { err: messageOf(e), count: items.length },
+        `The batched DISPATCHING → PREPARING of ${items.length} executions failed (${messageOf(e)}); writing them one by one.`,
+      );
+      return Promise.all(items.map(one));
+    }
   }
 
   /**
@@ -138,8 +168,8 @@ export class Dispatcher {
         await delay(waitMs, signal);
         continue;
       }
-      const now2 = this.deps.clock.now();
-      if (await markPreparing(this.deps.db, execId, this.deps.claimer, now2, result.runtimeInfo)) {
+      const { moved, now: now2 } = await this.preparing.submit({ execId, runtimeInfo: result.runtimeInfo });
+      if (moved) {
         // DISPATCHING began at the claim (or takeover), the claimed row's update_time.
         this.deps.metrics?.observeStage('dispatching_to_preparing', row.updateTime, now2);
         this.deps.metrics?.launches.inc({ result: result.adopted ? 'adopted' : 'launched' });

@@ -1,13 +1,12 @@
 /**
  * The dispatch loop of one replica (DESIGN §3 steps 2 and 4; STYLE §5, §6, §11). It takes over
  * expired claims and claims READY executions in batches, hands each to the dispatcher through a
- * bottleneck limiter (launches per second, concurrent launches), and when the queue is empty waits
+ * launch limiter (launches per second, concurrent launches), and when the queue is empty waits
  * on an abortable delay that backs off from the poll interval to the maximum. A local submit
  * nudges it awake; polling alone keeps it correct. Database errors are logged and retried with
  * back-off; the loop never crashes and never spins.
  */
 import { EventEmitter } from 'node:events';
-import Bottleneck from 'bottleneck';
 import type { Knex } from 'knex';
 import type { Clock } from '../../../common/clock.js';
 import { ExecTokens } from '../executions/exec-token.js';
@@ -16,6 +15,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { isAbortError, Wakeup } from './abortable-delay.js';
 import { claimReady, takeOverExpired, type MintedToken } from './claims-store.js';
+import { LaunchLimiter } from './launch-limiter.js';
 import type { DispatchOutcome } from './dispatcher.js';
 
 export interface QueueProcessorDeps {
@@ -74,13 +74,19 @@ export interface QueueProcessorEvents {
 export class QueueProcessor {
   readonly events = new EventEmitter<QueueProcessorEvents>();
   private readonly log: Logger;
-  private readonly limiter: Bottleneck;
+  private readonly limiter: LaunchLimiter;
   private readonly wakeup = new Wakeup();
   private readonly loopAbort = new AbortController();
   private readonly dispatchAbort = new AbortController();
   private readonly inFlight = new Map<number, Promise<void>>();
   /** Most rows claimed but not yet dispatched or dispatching: keeps the limiter fed without hoarding the queue. */
   private readonly capacity: number;
+  /**
+   * Room needed before claiming again (half a batch): refilling one slot per finished dispatch
+   * would cost one claim transaction per execution; half a batch keeps claims batched while the
+   * limiter still has the other rows claimed earlier to work on.
+   */
+  private readonly refillAt: number;
   private readonly counters: QueueCounters = {
     claimed: 0,
     takenOver: 0,
@@ -99,12 +105,10 @@ export class QueueProcessor {
 
   constructor(private readonly deps: QueueProcessorDeps) {
     this.log = deps.log.child({ component: 'queue-processor', claimer: deps.claimer });
-    this.limiter = new Bottleneck({ maxConcurrent: deps.maxConcurrentLaunches, minTime: 1000 / deps.launchesPerSecond });
+    this.limiter = new LaunchLimiter(deps.maxConcurrentLaunches, deps.launchesPerSecond);
     this.capacity = deps.maxConcurrentLaunches + deps.batchSize;
-    deps.metrics?.setLimiterWaitingSource(() => {
-      const c = this.limiter.counts();
-      return c.RECEIVED + c.QUEUED;
-    });
+    this.refillAt = Math.max(1, Math.ceil(deps.batchSize / 2));
+    deps.metrics?.setLimiterWaitingSource(() => this.limiter.waiting);
   }
 
   /** Starts the loop; idempotent. A stopped processor stays stopped. */
@@ -157,7 +161,7 @@ export class QueueProcessor {
         `${this.inFlight.size} dispatches were still in flight after ${grace} ms; aborting them (their claims will be taken over).`,
       );
       this.dispatchAbort.abort();
-      void this.limiter.stop({ dropWaitingJobs: true }).catch(() => undefined);
+      this.limiter.stop({ dropWaitingJobs: true });
       await settlesWithin([...this.inFlight.values()], ABORT_WAIT_MS);
     }
     this.log.info({ tookMs: Date.now() - started, counters: this.counters }, `Queue processor ${this.deps.claimer} stopped.`);
@@ -170,7 +174,7 @@ export class QueueProcessor {
     let errorWait = pollIntervalMs;
     while (!signal.aborted) {
       const room = this.capacity - this.inFlight.size;
-      if (room <= 0) {
+      if (room < this.refillAt) {
         // Full: a finishing dispatch wakes the loop (the timeout only guards against a missed wake).
         this.waitingForRoom = true;
         await this.wakeup.wait(maxPollIntervalMs, signal);
@@ -273,7 +277,7 @@ export class QueueProcessor {
       )
       .finally(() => {
         this.inFlight.delete(row.execId);
-        if (this.waitingForRoom) this.wakeup.wake();
+        if (this.waitingForRoom && this.capacity - this.inFlight.size >= this.refillAt) this.wakeup.wake();
       });
     this.inFlight.set(row.execId, done);
   }

@@ -16,6 +16,12 @@ export interface LaunchPlan {
   versionSetId: number | null;
   /** Jobtype images of the version set (not the base image): their payloads are copied in before start. */
   jobtypeImages?: { imageType: string; path: string; version: string }[];
+  /** The base image (the flow container itself) of the version set; the pod's app container runs it. */
+  baseImage?: { imageType: string; path: string; version: string };
+  /** The flow's maximum running time (`flow.max.running.time`); undefined when it has none. */
+  maxRunningMs?: number;
+  /** `disable.pod.cleanup=true` (admin-only): keep the finished container for the configured retention. */
+  keepAfterFinish?: boolean;
 }
 
 /** What the runtime records about a launched container (stored as execution_flows.runtime_info). */
@@ -30,7 +36,13 @@ export interface LaunchResult {
 export type RuntimeEvent =
   | { type: 'started'; execId: number; at: number }
   | { type: 'exited'; execId: number; at: number; exitCode: number | null; signal: string | null }
-  | { type: 'failed'; execId: number; at: number; reason: string };
+  | { type: 'failed'; execId: number; at: number; reason: string }
+  /** The container ended; a final report may still be in flight (the runtime sends `stopped` after a grace if it matters). */
+  | { type: 'terminated'; execId: number; at: number }
+  /** The execution must end now: EXECUTION_STOPPED with this reason, or KILLED when a cancel was asked. */
+  | { type: 'stopped'; execId: number; at: number; reason: string }
+  /** The pod moved to another phase or container state (recorded as POD_PHASE_CHANGED). */
+  | { type: 'phase'; execId: number; at: number; phase: string; detail: Record<string, unknown> };
 
 export interface ContainerDescription {
   execId: number;

@@ -4,6 +4,7 @@
  * and the dry run of a cron expression.
  */
 import type { Knex } from 'knex';
+import type { ResourceCaps } from '../executions/submit.js';
 import type { Clock } from '../../../common/clock.js';
 import { CaissonError } from '../../../common/errors.js';
 import type { Principal } from '../auth/principal.js';
@@ -20,6 +21,8 @@ export interface ScheduleServiceDeps {
   defaultTimeZone: string;
   /** Tells the local scheduler a schedule changed, so it recomputes its wait. */
   wake: () => void;
+  /** Resource caps checked when a schedule is created, as at submit. */
+  resourceCaps?: ResourceCaps;
 }
 
 export interface ScheduleRequest extends SubmitRequest {

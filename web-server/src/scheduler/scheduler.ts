@@ -10,6 +10,7 @@
  * time after now, so an outage never causes a burst.
  */
 import type { Knex } from 'knex';
+import type { ResourceCaps } from '../executions/submit.js';
 import type { Clock } from '../../../common/clock.js';
 import { CaissonError, isCaissonError } from '../../../common/errors.js';
 import type { Principal } from '../auth/principal.js';
@@ -31,6 +32,8 @@ export interface SchedulerDeps {
   nudge: () => void;
   pollIntervalMs: number;
   misfireThresholdMs: number;
+  /** Resource caps, checked again when a schedule fires (the owner may have lost admin rights). */
+  resourceCaps?: ResourceCaps;
 }
 
 export type FireOutcome =

@@ -92,9 +92,9 @@ export function executorActions(executions: ExecutionService): {
       );
     },
     fetchexecflow: async (caller, params, req, res) => {
-      const exec = await executions.requireExecution(caller, params.get('execid'), 'READ');
+      const { exec, project } = await executions.requireExecutionWithProject(caller, params.get('execid'), 'READ');
       if (answerIfNotModified(req, res, executionETag(exec, 'fetchexecflow'))) return;
-      const d = await executions.detailOf(exec);
+      const d = await executions.detailOf(exec, project);
       sendAjax(res, fetchExecFlowView(d.exec, d.projectName, d.flow, d.jobs));
     },
     fetchexecflowupdate: async (caller, params, _req, res) => {

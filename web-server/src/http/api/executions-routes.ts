@@ -28,9 +28,9 @@ export function executionRoutes(r: express.Router, executions: ExecutionService)
   });
 
   r.get('/executions/:id', async (req, res) => {
-    const exec = await executions.requireExecution(requireCaller(req), req.params.id, 'READ');
+    const { exec, project } = await executions.requireExecutionWithProject(requireCaller(req), req.params.id, 'READ');
     if (answerIfNotModified(req, res, executionETag(exec, 'rest'))) return;
-    const d = await executions.detailOf(exec);
+    const d = await executions.detailOf(exec, project);
     res.json(restExecutionView(d.exec, d.projectName, d.jobs));
   });
 

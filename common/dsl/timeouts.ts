@@ -7,8 +7,8 @@
  *   (default {@link DEFAULT_FLOW_MAX_RUNNING_MS}, 10 days, as Azkaban's containerized executions).
  * Values are durations: `500ms`, `30s`, `15m`, `24h`, `7d`, or plain milliseconds; `0` means none.
  */
-import { parseDuration } from '../../../common/config/parse.js';
-import { layeredLookup, type PropertyLayer } from '../../../common/dsl/properties.js';
+import { parseDuration } from '../config/parse.js';
+import { layeredLookup, type PropertyLayer } from './properties.js';
 
 export const JOB_TIMEOUT_PROPERTY = 'job.timeout';
 export const FLOW_MAX_RUNNING_PROPERTY = 'flow.max.running.time';

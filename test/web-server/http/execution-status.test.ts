@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { testDialects } from '../../../common/db/test-database.js';
+import { insertExecution, insertJobs } from '../../../web-server/src/executions/executions-store.js';
+import { zipOfFiles } from '../../support/projects.js';
+import {
+  ADMIN_PASSWORD,
+  ajaxLogin,
+  getQuery,
+  postForm,
+  uploadProject,
+  startTestServer,
+  type TestServer,
+} from '../../support/test-server.js';
+
+const FLOW = `nodes:
+  - name: a
+    type: noop
+  - name: b
+    type: noop
+    dependsOn: [a]
+  - name: c
+    type: noop
+    dependsOn: [b]
+`;
+
+/** Statements of the status path (the server's background loops touch none of these tables this way). */
+const STATUS_SQL = /execution_flows e left join projects|execution_jobs|project_flows|project_permissions|from [`"]?projects[`"]?/i;
+
+for (const dialect of testDialects()) {
+  describe(`execution status reads (fetchexecflow, REST) [${dialect}]`, function () {
+    this.timeout(60_000);
+    let t: TestServer;
+    let admin: string;
+    let alice: string;
+    let bob: string;
+    let execid: number;
+    const statements: string[] = [];
+    const record = (q: { sql: string }) => {
+      if (STATUS_SQL.test(q.sql)) statements.push(q.sql);
+    };
+
+    const fetchexecflow = (session: string, headers: Record<string, string> = {}) =>
+      fetch(`${t.url}/executor?ajax=fetchexecflow&execid=${execid}&session.id=${session}`, { headers });
+    const rest = (session: string, headers: Record<string, string> = {}) =>
+      fetch(`${t.url}/api/v1/executions/${execid}`, { headers: { cookie: `azkaban.browser.session.id=${session}`, ...headers } });
+
+    before(async () => {
+      t = await startTestServer(dialect);
+      for (const name of ['alice', 'bob']) await t.server.auth.createUser({ username: name, password: `${name}-password`, role: 'USER' });
+      admin = await ajaxLogin(t.url, 'azkaban', ADMIN_PASSWORD);
+      alice = await ajaxLogin(t.url, 'alice', 'alice-password');
+      bob = await ajaxLogin(t.url, 'bob', 'bob-password');
+      await uploadProject(t.url, admin, 'polled', zipOfFiles({ 'p.project': 'azkaban-flow-version: 2.0\n', 'f.flow': FLOW }));
+      const grant = await postForm(`${t.url}/manager`, {
+        'session.id': admin,
+        ajax: 'addPermission',
+        project: 'polled',
+        name: 'alice',
+        'permissions[read]': 'true',
+      });
+      assert.equal(grant.json.error, undefined, grant.text);
+      const projectId = Number((await t.tdb.db('projects').where({ name: 'polled' }).first('id')).id);
+      // A finished execution written in one transaction: the queue never sees it READY.
+      execid = await t.tdb.db.transaction(async (trx) => {
+        const id = await insertExecution(trx, {
+          projectId,
+          projectVersion: 1,
+          flowId: 'f',
+          priority: 5,
+          submitUser: 'azkaban',
+          submitTime: 1_700_000_000_000,
+          executionSource: 'adhoc',
+          scheduleId: null,
+          options: {} as never,
+          flowParams: {},
+        });
+        await insertJobs(
+          trx,
+          id,
+          ['a', 'b', 'c'].map((jobId) => ({ jobId, jobType: 'noop', status: 'SUCCEEDED' as const })),
+          1_700_000_000_500,
+        );
+        await trx('execution_flows')
+          .where({ exec_id: id })
+          .update({ status: 'SUCCEEDED', start_time: 1_700_000_000_100, end_time: 1_700_000_000_900, update_time: 1_700_000_000_900 });
+        return id;
+      });
+      t.server.db.on('query', record);
+    });
+    after(async () => {
+      t?.server.db.off('query', record);
+      await t?.stop();
+    });
+
+    it('reads the execution with its project in one statement, and the jobs in a second; the flow once', async () => {
+      const cold = await fetchexecflow(admin);
+      const coldText = await cold.text();
+      statements.length = 0;
+      const warm = await fetchexecflow(admin);
+      assert.equal(await warm.text(), coldText);
+      assert.equal(statements.length, 2, statements.join('\n'));
+      assert.match(statements[0]!, /execution_flows e left join projects/);
+      assert.match(statements[1]!, /execution_jobs/);
+      const body = JSON.parse(coldText) as { project: string; status: string; nodes: { id: string; status: string }[] };
+      assert.equal(body.project, 'polled');
+      assert.equal(body.status, 'SUCCEEDED');
+      assert.deepEqual(
+        body.nodes.map((n) => [n.id, n.status]),
+        [
+          ['a', 'SUCCEEDED'],
+          ['b', 'SUCCEEDED'],
+          ['c', 'SUCCEEDED'],
+        ],
+      );
+    });
+
+    it('answers a current conditional request with 304 after one statement', async () => {
+      for (const get of [fetchexecflow, rest]) {
+        const first = await get(admin);
+        await first.text();
+        const etag = first.headers.get('etag')!;
+        statements.length = 0;
+        const again = await get(admin, { 'if-none-match': etag });
+        assert.equal(again.status, 304);
+        assert.equal(statements.length, 1, statements.join('\n'));
+      }
+    });
+
+    it('answers the REST status with the project name read in the same statement', async () => {
+      const r = await rest(alice);
+      assert.equal(r.status, 200);
+      const body = (await r.json()) as { project: string; jobs: { jobId: string }[] };
+      assert.equal(body.project, 'polled');
+      assert.deepEqual(
+        body.jobs.map((j) => j.jobId),
+        ['a', 'b', 'c'],
+      );
+    });
+
+    it('refuses a caller without READ, even right after a reader was answered', async () => {
+      assert.equal(((await (await fetchexecflow(alice)).json()) as { status?: string }).status, 'SUCCEEDED');
+      assert.deepEqual(await (await fetchexecflow(bob)).json(), { error: 'Permission denied. Need READ access.' });
+      assert.equal((await rest(bob)).status, 403);
+    });
+
+    it('refuses a reader at once after its READ is removed in this process', async () => {
+      assert.equal((await rest(alice)).status, 200);
+      const removed = await postForm(`${t.url}/manager`, {
+        'session.id': admin,
+        ajax: 'changePermission',
+        project: 'polled',
+        name: 'alice',
+      });
+      assert.equal(removed.json.error, undefined, removed.text);
+      assert.equal((await rest(alice)).status, 403);
+      assert.deepEqual(await (await fetchexecflow(alice)).json(), { error: 'Permission denied. Need READ access.' });
+    });
+
+    it('still reads the status of an execution whose project was deleted', async () => {
+      const deleted = await getQuery(`${t.url}/manager`, { 'session.id': admin, project: 'polled', delete: 'true' });
+      assert.equal(deleted.status, 200);
+      const r = await rest(admin);
+      assert.equal(r.status, 200);
+      assert.equal(((await r.json()) as { project: string }).project, 'polled');
+    });
+  });
+}
