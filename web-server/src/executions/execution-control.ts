@@ -159,12 +159,7 @@ export class ExecutionControl {
     const exec = await findExecution(this.deps.db, e.execId);
     if (!exec) return;
     if (isFlowFinal(exec.status)) {
-      // The container's own report of an unasked SIGTERM won the race; the runtime knows why it came.
-      if (e.type === 'stopped' && exec.failureReason === SIGTERM_STOP_REASON) {
-        if (await refineFailureReason(this.deps.db, e.execId, SIGTERM_STOP_REASON, e.reason, this.deps.clock.now())) {
-          this.log.info({ execId: e.execId, reason: e.reason }, `Execution ${e.execId} was stopped: ${e.reason}.`);
-        }
-      }
+      if (e.type === 'stopped' && exec.failureReason === SIGTERM_STOP_REASON) await this.refineSigtermReason(e.execId, e.reason);
       await this.deps.runtime.cleanup(e.execId).catch(() => undefined);
       return;
     }
@@ -181,7 +176,16 @@ export class ExecutionControl {
         : e.type === 'failed'
           ? `the flow container failed: ${e.reason}`
           : `the flow container exited ${e.signal ? `on signal ${e.signal}` : `with code ${e.exitCode ?? 'unknown'}`} before reporting a final status`;
-    await this.endExecution(e.execId, 'EXECUTION_STOPPED', reason);
+    const moved = await this.endExecution(e.execId, 'EXECUTION_STOPPED', reason);
+    // The container's report of the same SIGTERM may have landed between our read and our write.
+    if (!moved && e.type === 'stopped') await this.refineSigtermReason(e.execId, e.reason);
+  }
+
+  /** The container's own report of an unasked SIGTERM won the race; the runtime knows why it came. */
+  private async refineSigtermReason(execId: number, reason: string): Promise<void> {
+    if (await refineFailureReason(this.deps.db, execId, SIGTERM_STOP_REASON, reason, this.deps.clock.now())) {
+      this.log.info({ execId, reason }, `Execution ${execId} was stopped: ${reason}.`);
+    }
   }
 
   /** Executions whose container has been silent for longer than the timeout end EXECUTION_STOPPED. */

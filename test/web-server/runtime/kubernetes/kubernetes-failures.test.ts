@@ -56,7 +56,8 @@ describe(`Kubernetes runtime: pod failures end executions with a specific reason
       async () => {
         const e = await exec(execId);
         if (FINAL.includes(e.status) && e.status !== status) throw new Error(`ended ${e.status}: ${e.failureReason ?? ''}`);
-        return e.status === status && reason.test(e.failureReason ?? '') ? e : undefined;
+        if (e.status === status && reason.test(e.failureReason ?? '')) return e;
+        throw new Error(`still ${e.status}${e.failureReason ? `: ${e.failureReason}` : ''}`); // shown if the wait times out
       },
       ms,
       50,

@@ -72,7 +72,7 @@ export class KubernetesRuntime implements ContainerRuntime {
   private readonly watch: PodWatch;
   private readonly tracked = new Map<string, Tracked>();
   /** Pods deleted under a live execution: when to judge it (after the final-report grace). */
-  private readonly gone = new Map<number, number>();
+  private readonly gone = new Map<number, { due: number; reason: string }>();
   private assessTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping: Promise<unknown> | undefined;
@@ -443,17 +443,18 @@ export class KubernetesRuntime implements ContainerRuntime {
     this.terminatedSent.delete(name);
     this.emit({ type: 'phase', execId, at: this.o.clock.now(), phase: 'Deleted', detail: { pod: name } });
     // A final report (or the server's own stop) may still be on its way: judge after the grace.
-    this.gone.set(execId, this.o.clock.now() + this.o.settings.finalReportGraceMs);
+    const reason = podDeletedReason(false).reason ?? 'the pod was deleted';
+    this.gone.set(execId, { due: this.o.clock.now() + this.o.settings.finalReportGraceMs, reason });
   }
 
   private assessAll(): void {
     for (const t of this.tracked.values()) this.assess(t);
     const now = this.o.clock.now();
-    for (const [execId, due] of [...this.gone]) {
+    for (const [execId, { due, reason }] of [...this.gone]) {
       if (now < due) continue;
       this.gone.delete(execId);
       // The control ends it KILLED when a cancel was asked, and leaves a final execution alone.
-      this.emit({ type: 'stopped', execId, at: now, reason: podDeletedReason(false).reason ?? 'the pod was deleted' });
+      this.emit({ type: 'stopped', execId, at: now, reason });
     }
   }
 
@@ -494,8 +495,9 @@ export class KubernetesRuntime implements ContainerRuntime {
 
   /**
    * Deletes pods whose execution is final (past a kept pod's expiry) or unknown, and ends the live
-   * executions whose pod is gone. Executions are read before pods are listed, so a pod created
-   * after the read cannot be mistaken for a missing one.
+   * executions whose pod is gone, after the final-report grace (`ended` lists those judged now).
+   * Executions are read before pods are listed, so a pod created after the read cannot be mistaken
+   * for a missing one.
    */
   async sweep(): Promise<{ deleted: number[]; ended: number[] }> {
     const { api, db, clock, settings } = this.o;
@@ -537,8 +539,11 @@ export class KubernetesRuntime implements ContainerRuntime {
     const ended: number[] = [];
     for (const exec of live) {
       if (podsByExec.has(exec.execId)) continue;
+      // Judged like a deletion the watch saw, after the final-report grace; if the watch sees the
+      // deletion meanwhile (it may lag the list), its reason is kept.
+      if (this.gone.has(exec.execId)) continue;
       ended.push(exec.execId);
-      this.emit({ type: 'stopped', execId: exec.execId, at: now, reason: 'the pod of the execution is gone (found by the cleanup sweep)' });
+      this.gone.set(exec.execId, { due: now + settings.finalReportGraceMs, reason: 'the pod of the execution is gone (found by the cleanup sweep)' });
     }
     return { deleted, ended };
   }
