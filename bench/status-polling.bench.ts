@@ -30,7 +30,8 @@ export const statusPolling: Benchmark = {
     const connections = 16;
     const tdb = await createTestDatabase('mysql', migrateToLatest);
     const child = fork(path.join(here, 'support', 'server-process.ts'), [tdb.url, JSON.stringify({ CAISSON_MIGRATE_ON_START: 'false' })], {
-      execArgv: ['--import', TSX],
+      // CAISSON_BENCH_SERVER_NODE_ARGS adds node flags to the server process (e.g. --cpu-prof to profile it).
+      execArgv: ['--import', TSX, ...(process.env.CAISSON_BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)],
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     try {

@@ -33,3 +33,12 @@ export function isUniqueViolation(e: unknown): boolean {
 export function affected(result: unknown): number {
   return typeof result === 'number' ? result : Number(result ?? 0);
 }
+
+/**
+ * The value of an `update_time` column for a write at `now`: never equal to, nor before, the row's
+ * previous value. Two writes within one millisecond still change the row's validator (the status
+ * ETag is built from it), and a clock that stepped back never moves it backwards.
+ */
+export function nextUpdateTime(db: Knex | Knex.Transaction, now: number): Knex.Raw {
+  return db.raw(`${dialectOf(db as Knex) === 'mysql' ? 'GREATEST' : 'MAX'}(update_time + 1, ?)`, [now]);
+}

@@ -641,7 +641,8 @@ describe('FakeKubeApiServer', () => {
         server.clearLog();
         server.compact();
         server.endAllWatches();
-        await waitFor('a relist', async () => server.requestLog.some((e) => e.verb === 'list'), 5000, 10);
+        const verbs = () => server.requestLog.map((e) => e.verb);
+        await waitFor('a relist, then a new watch', async () => verbs().indexOf('watch', verbs().indexOf('list')) > 0, 5000, 10);
         assert.deepEqual(
           server.requestLog.map((e) => e.verb),
           ['watch', 'list', 'watch'],

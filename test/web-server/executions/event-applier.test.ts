@@ -73,6 +73,19 @@ for (const dialect of testDialects()) {
       assert.equal((await findExecution(tdb.db, id))!.startTime, 1001);
     });
 
+    it("moves the execution's update_time (the status validator) on every batch, even within one millisecond or a clock step back", async () => {
+      const id = await newExecution(tdb.db, projectId, 'RUNNING');
+      const updateTime = async () => (await findExecution(tdb.db, id))!.updateTime;
+      await applyContainerEvents(tdb.db, id, [ev(1, 'JOB_STARTED', { jobId: 'a', attempt: 0, type: 'command', status: 'RUNNING' })], 5000);
+      assert.equal(await updateTime(), 5000);
+      await applyContainerEvents(tdb.db, id, [ev(2, 'JOB_FINISHED', { jobId: 'a', attempt: 0, status: 'SUCCEEDED' })], 5000);
+      assert.equal(await updateTime(), 5001, 'a second change in the same millisecond still changes the validator');
+      await applyContainerEvents(tdb.db, id, [ev(3, 'JOB_STARTED', { jobId: 'b', attempt: 0, type: 'command', status: 'RUNNING' })], 4000);
+      assert.equal(await updateTime(), 5002, 'a clock that stepped back never moves it backwards');
+      await applyContainerEvents(tdb.db, id, [ev(4, 'FLOW_FINISHED', { status: 'SUCCEEDED' })], 9000);
+      assert.equal(await updateTime(), 9000);
+    });
+
     it('stops at a gap and acknowledges only the contiguous part', async () => {
       const id = await newExecution(tdb.db, projectId, 'PREPARING');
       const ack = await applyContainerEvents(

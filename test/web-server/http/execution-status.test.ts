@@ -92,15 +92,9 @@ for (const dialect of testDialects()) {
       await t?.stop();
     });
 
-    it('reads the execution with its project in one statement, and the jobs in a second; the flow once', async () => {
+    it('reads the execution with its project in one statement and the jobs in a second, then answers from the rendered body until the execution changes', async () => {
       const cold = await fetchexecflow(admin);
       const coldText = await cold.text();
-      statements.length = 0;
-      const warm = await fetchexecflow(admin);
-      assert.equal(await warm.text(), coldText);
-      assert.equal(statements.length, 2, statements.join('\n'));
-      assert.match(statements[0]!, /execution_flows e left join projects/);
-      assert.match(statements[1]!, /execution_jobs/);
       const body = JSON.parse(coldText) as { project: string; status: string; nodes: { id: string; status: string }[] };
       assert.equal(body.project, 'polled');
       assert.equal(body.status, 'SUCCEEDED');
@@ -112,6 +106,63 @@ for (const dialect of testDialects()) {
           ['c', 'SUCCEEDED'],
         ],
       );
+
+      statements.length = 0;
+      const warm = await fetchexecflow(admin);
+      assert.equal(await warm.text(), coldText);
+      assert.equal(statements.length, 1, statements.join('\n'));
+      assert.match(statements[0]!, /execution_flows e left join projects/);
+
+      // A write to a job moves the execution's update_time (as every writer does): the body is rebuilt.
+      await t.tdb.db('execution_jobs').where({ exec_id: execid, job_id: 'c' }).update({ status: 'FAILED' });
+      await t.tdb.db('execution_flows').where({ exec_id: execid }).update({ update_time: 1_700_000_000_950 });
+      statements.length = 0;
+      const changed = (await (await fetchexecflow(admin)).json()) as { nodes: { id: string; status: string }[] };
+      assert.equal(statements.length, 2, statements.join('\n'));
+      assert.match(statements[1]!, /execution_jobs/);
+      assert.equal(changed.nodes.find((n) => n.id === 'c')?.status, 'FAILED');
+      const rest1 = (await (await rest(admin)).json()) as { jobs: { jobId: string; status: string }[] };
+      assert.equal(rest1.jobs.find((j) => j.jobId === 'c')?.status, 'FAILED');
+    });
+
+    it('answers many concurrent readers of several executions, each with its own execution', async () => {
+      const ids = [execid];
+      for (const status of ['FAILED', 'KILLED']) {
+        const id = await insertExecution(t.tdb.db, {
+          projectId: Number((await t.tdb.db('projects').where({ name: 'polled' }).first('id')).id),
+          projectVersion: 1,
+          flowId: 'f',
+          priority: 5,
+          submitUser: 'azkaban',
+          submitTime: 1_700_000_000_000,
+          executionSource: 'adhoc',
+          scheduleId: null,
+          options: {} as never,
+          flowParams: {},
+        });
+        // Straight to a final status: the queue never sees it READY long enough to claim it.
+        await t.tdb.db('execution_flows').where({ exec_id: id }).update({ status, end_time: 1_700_000_000_900 });
+        ids.push(id);
+      }
+      const expected = new Map([
+        [ids[0]!, 'SUCCEEDED'],
+        [ids[1]!, 'FAILED'],
+        [ids[2]!, 'KILLED'],
+      ]);
+      const asks = Array.from({ length: 45 }, (_, i) => ids[i % 3]!);
+      const answers = await Promise.all(
+        asks.map(async (id, i) => {
+          const r =
+            i % 2 === 0
+              ? await fetch(`${t.url}/executor?ajax=fetchexecflow&execid=${id}&session.id=${admin}`)
+              : await fetch(`${t.url}/api/v1/executions/${id}`, { headers: { cookie: `azkaban.browser.session.id=${admin}` } });
+          return (await r.json()) as { execid?: number; execId?: number; status: string };
+        }),
+      );
+      answers.forEach((a, i) => {
+        assert.equal(a.execid ?? a.execId, asks[i], JSON.stringify(a));
+        assert.equal(a.status, expected.get(asks[i]!), JSON.stringify(a));
+      });
     });
 
     it('answers a current conditional request with 304 after one statement', async () => {

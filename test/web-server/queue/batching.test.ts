@@ -153,13 +153,14 @@ for (const dialect of testDialects()) {
 
     it('moves the claimed executions in one write, each with its runtime info, and leaves a cancelled one KILLED', async () => {
       const ids = await submitMany(tdb.db, projectId, 4);
-      await claimReady(tdb.db, { claimer: 'a', now: 1000, leaseMs: 60_000, limit: 10, mintToken });
+      // Submitted at 1000–1003; claimed at 1010.
+      await claimReady(tdb.db, { claimer: 'a', now: 1010, leaseMs: 60_000, limit: 10, mintToken });
       const [first, second, cancelled, fourth] = ids as [number, number, number, number];
-      await tdb.db('execution_flows').where({ exec_id: cancelled }).update({ status: 'KILLED', end_time: 1001 });
+      await tdb.db('execution_flows').where({ exec_id: cancelled }).update({ status: 'KILLED', end_time: 1011 });
       const moved = await markPreparingMany(
         tdb.db,
         'a',
-        1002,
+        1012,
         ids.map((execId) => ({ execId, runtimeInfo: { pod: `fc-${execId}` } })),
       );
       assert.deepEqual(
@@ -169,7 +170,7 @@ for (const dialect of testDialects()) {
       for (const id of [first, second, fourth]) {
         const row = (await findExecution(tdb.db, id))!;
         assert.equal(row.status, 'PREPARING');
-        assert.equal(row.updateTime, 1002);
+        assert.equal(row.updateTime, 1012);
         assert.deepEqual(row.runtimeInfo, { pod: `fc-${id}` });
       }
       const killed = (await findExecution(tdb.db, cancelled))!;

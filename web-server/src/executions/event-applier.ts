@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { ContainerEvent, EventAck, JobEventPayload } from '../../../common/control-api.js';
-import { isUniqueViolation } from '../../../common/db/dialect.js';
+import { isUniqueViolation, nextUpdateTime } from '../../../common/db/dialect.js';
 import { CaissonError } from '../../../common/errors.js';
 import { canJobTransition, isFlowFinal, isJobFinal, isStatus, type Status } from '../../../common/status.js';
 import { findExecution, findJob, transitionExecution, upsertJob, type ExecutionRow } from './executions-store.js';
@@ -89,7 +89,9 @@ async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerE
         updateTime: now,
         outputParams: j.outputParams ?? existing?.outputParams ?? null,
       });
-      await trx('execution_flows').where({ exec_id: exec.execId }).update({ update_time: now });
+      await trx('execution_flows')
+        .where({ exec_id: exec.execId })
+        .update({ update_time: nextUpdateTime(trx, now) });
       return;
     }
     default:

@@ -13,12 +13,15 @@ import { findProjectById } from '../projects/projects-store.js';
 import type { PermissionType } from '../projects/permissions.js';
 import type { ContainerClient } from './container-client.js';
 import type { CancelOutcome, ExecutionControl } from './execution-control.js';
+import { BatchLoader } from '../../../common/batch-loader.js';
+import { LruMap } from '../../../common/lru.js';
 import {
-  findExecutionWithProject,
+  findExecutionsWithProject,
   findExecutionsOfFlowIn,
   listExecutionsOfFlow,
   listJobs,
   type ExecutionRow,
+  type ExecutionWithProject,
   type JobRow,
 } from './executions-store.js';
 import { storedLogEnd } from './logs-store.js';
@@ -52,8 +55,18 @@ export interface ExecutionDetail {
   jobs: JobRow[];
 }
 
+/** Rendered status bodies kept (a few KiB each for a 20-job flow). */
+const RENDERED_STATUS_ENTRIES = 2000;
+
 export class ExecutionService {
-  constructor(private readonly deps: ExecutionServiceDeps) {}
+  /** Concurrent reads of executions (status pollers) share database round trips. */
+  private readonly reads: BatchLoader<number, ExecutionWithProject>;
+  /** The last rendered status of each representation of an execution, with the validator it was built for. */
+  private readonly rendered = new LruMap<string, { etag: string; body: string }>(RENDERED_STATUS_ENTRIES);
+
+  constructor(private readonly deps: ExecutionServiceDeps) {
+    this.reads = new BatchLoader((ids) => findExecutionsWithProject(deps.db, ids), { maxBatch: 100, maxInFlight: 2 });
+  }
 
   submit(caller: Principal, req: SubmitRequest): Promise<Submitted> {
     return submitExecution(
@@ -90,7 +103,7 @@ export class ExecutionService {
         `execid must be a positive whole number; got ${execIdRaw === undefined ? 'nothing' : `"${String(execIdRaw)}"`}.`,
       );
     }
-    const found = await findExecutionWithProject(this.deps.db, execId);
+    const found = await this.reads.load(execId);
     if (!found?.project) throw new CaissonError('EXECUTION_NOT_FOUND', `Execution ${execId} does not exist.`);
     await this.deps.projects.checkPermission(caller, found.project, needed);
     return { exec: found.exec, project: found.project };
@@ -115,6 +128,26 @@ export class ExecutionService {
     if (projectName === undefined || !flow)
       throw new CaissonError('FLOW_NOT_FOUND', `Flow ${exec.flowId} of project version ${exec.projectVersion} is gone.`);
     return { exec, projectName, flow, jobs };
+  }
+
+  /**
+   * The status of a read and checked execution rendered by `render`, rebuilt only when `etag` (built
+   * from the row, which every write to the execution or its jobs moves) differs from the one it was
+   * last rendered for. Pollers of an unchanged execution cost one row read.
+   */
+  async renderedDetail(
+    exec: ExecutionRow,
+    project: Pick<ProjectRow, 'id' | 'name'>,
+    representation: string,
+    etag: string,
+    render: (d: ExecutionDetail) => string,
+  ): Promise<string> {
+    const key = `${representation}:${exec.execId}`;
+    const kept = this.rendered.get(key);
+    if (kept?.etag === etag) return kept.body;
+    const body = render(await this.detailOf(exec, project));
+    this.rendered.set(key, { etag, body });
+    return body;
   }
 
   async cancel(caller: Principal, execId: string | number | undefined): Promise<{ exec: ExecutionRow; outcome: CancelOutcome }> {

@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { dialectOf } from '../../../common/db/knex.js';
+import { nextUpdateTime } from '../../../common/db/dialect.js';
 import { isStatus, predecessorsOf, type Status } from '../../../common/status.js';
 import type { ExecutionOptions } from '../../../common/control-api.js';
 import type { RuntimeInfo } from '../runtime/container-runtime.js';
@@ -180,23 +181,38 @@ const PROJECT_COLUMNS = ['id', 'name', 'description', 'created_by', 'created_at'
 // Primary keys of execution_flows and projects; a missing project row leaves the p__ columns null.
 const EXECUTION_WITH_PROJECT_SQL =
   `select e.*, ${PROJECT_COLUMNS.map((c) => `p.${c} as p__${c}`).join(', ')} ` +
-  'from execution_flows e left join projects p on p.id = e.project_id where e.exec_id = ?';
+  'from execution_flows e left join projects p on p.id = e.project_id where e.exec_id';
 
-/**
- * An execution and its project (deleted or not) in one read — the status pollers' path (issue 7).
- * The project is undefined when its row is missing.
- */
-export async function findExecutionWithProject(
-  db: Db,
-  execId: number,
-): Promise<{ exec: ExecutionRow; project: ProjectRow | undefined } | undefined> {
-  const [r] = await selectRows(db, EXECUTION_WITH_PROJECT_SQL, [execId]);
-  if (!r) return undefined;
+export interface ExecutionWithProject {
+  exec: ExecutionRow;
+  /** Undefined when the project row is missing. */
+  project: ProjectRow | undefined;
+}
+
+function toExecutionWithProject(r: Record<string, unknown>): ExecutionWithProject {
   const exec = toExecution(r);
   if (r.p__id === null || r.p__id === undefined) return { exec, project: undefined };
   const p: Record<string, unknown> = {};
   for (const c of PROJECT_COLUMNS) p[c] = r[`p__${c}`];
   return { exec, project: toProject(p) };
+}
+
+/** An execution and its project (deleted or not) in one read — the status pollers' path (issue 7). */
+export async function findExecutionWithProject(db: Db, execId: number): Promise<ExecutionWithProject | undefined> {
+  const [r] = await selectRows(db, `${EXECUTION_WITH_PROJECT_SQL} = ?`, [execId]);
+  return r ? toExecutionWithProject(r) : undefined;
+}
+
+/** Many executions with their projects in one read, by execution id; unknown ids are absent. */
+export async function findExecutionsWithProject(db: Db, execIds: readonly number[]): Promise<Map<number, ExecutionWithProject>> {
+  const out = new Map<number, ExecutionWithProject>();
+  if (execIds.length === 0) return out;
+  const rows = await selectRows(db, `${EXECUTION_WITH_PROJECT_SQL} in (${execIds.map(() => '?').join(', ')})`, execIds);
+  for (const r of rows) {
+    const found = toExecutionWithProject(r);
+    out.set(found.exec.execId, found);
+  }
+  return out;
 }
 
 /**
@@ -214,7 +230,7 @@ export async function transitionExecution(
   if (from.length === 0) return false;
   const q = db('execution_flows').where({ exec_id: execId }).whereIn('status', from);
   if (options.claimedBy !== undefined) void q.where({ claimed_by: options.claimedBy });
-  const set: Record<string, unknown> = { status: to, update_time: now, ...options.set };
+  const set: Record<string, unknown> = { status: to, update_time: nextUpdateTime(db, now), ...options.set };
   if (['SUCCEEDED', 'FAILED', 'KILLED', 'EXECUTION_STOPPED'].includes(to) && !('end_time' in set)) set.end_time = now;
   const n = await q.update(set);
   return n === 1;
@@ -229,14 +245,14 @@ export async function refineFailureReason(db: Db, execId: number, expected: stri
   // update_time moves too: it is part of the status ETag, and the body changed.
   const n = await db('execution_flows')
     .where({ exec_id: execId, status: 'EXECUTION_STOPPED', failure_reason: expected })
-    .update({ failure_reason: reason, update_time: now });
+    .update({ failure_reason: reason, update_time: nextUpdateTime(db, now) });
   return n > 0;
 }
 
 export async function setRuntimeInfo(db: Db, execId: number, info: RuntimeInfo, now: number): Promise<void> {
   await db('execution_flows')
     .where({ exec_id: execId })
-    .update({ runtime_info: JSON.stringify(info), update_time: now });
+    .update({ runtime_info: JSON.stringify(info), update_time: nextUpdateTime(db, now) });
 }
 
 export async function recordHeartbeat(db: Db, execId: number, now: number): Promise<void> {

@@ -5,6 +5,7 @@
  * every caller shares the same object.
  */
 import type { FlowDefinition } from '../../../common/dsl/model.js';
+import { LruMap } from '../../../common/lru.js';
 
 export const DEFAULT_FLOW_CACHE_ENTRIES = 1000;
 
@@ -17,35 +18,23 @@ function deepFreeze<T>(value: T): T {
 }
 
 export class FlowCache {
-  private readonly entries = new Map<string, FlowDefinition>();
+  private readonly entries: LruMap<string, FlowDefinition>;
 
-  constructor(private readonly maxEntries: number = DEFAULT_FLOW_CACHE_ENTRIES) {}
+  constructor(maxEntries: number = DEFAULT_FLOW_CACHE_ENTRIES) {
+    this.entries = new LruMap(maxEntries);
+  }
 
   private static keyOf(projectId: number, version: number, flowId: string): string {
     return `${projectId}\u0000${version}\u0000${flowId}`;
   }
 
   get(projectId: number, version: number, flowId: string): FlowDefinition | undefined {
-    const key = FlowCache.keyOf(projectId, version, flowId);
-    const flow = this.entries.get(key);
-    if (flow !== undefined) {
-      // Most recently used last: a Map iterates in insertion order.
-      this.entries.delete(key);
-      this.entries.set(key, flow);
-    }
-    return flow;
+    return this.entries.get(FlowCache.keyOf(projectId, version, flowId));
   }
 
   /** Keeps `flow` (frozen in place) and returns it. */
   set(projectId: number, version: number, flowId: string, flow: FlowDefinition): FlowDefinition {
-    if (this.maxEntries <= 0) return deepFreeze(flow);
-    const key = FlowCache.keyOf(projectId, version, flowId);
-    this.entries.delete(key);
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-    this.entries.set(key, deepFreeze(flow));
+    this.entries.set(FlowCache.keyOf(projectId, version, flowId), deepFreeze(flow));
     return flow;
   }
 

@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { dialectOf } from '../../../common/db/knex.js';
-import { forUpdateSkipLocked } from '../../../common/db/dialect.js';
+import { forUpdateSkipLocked, nextUpdateTime } from '../../../common/db/dialect.js';
 import { FLOW_ACTIVE_STATUSES, predecessorsOf } from '../../../common/status.js';
 import { appendServerEvent } from '../executions/events-store.js';
 import { toExecution, transitionExecution, type ExecutionRow } from '../executions/executions-store.js';
@@ -97,7 +97,7 @@ export async function claimReady(db: Knex, o: ClaimReadyOptions): Promise<Execut
         attempt: trx.raw('attempt + 1'),
         token_nonce: caseOf((t) => t.nonce),
         token_hash: caseOf((t) => t.hash),
-        update_time: o.now,
+        update_time: nextUpdateTime(trx, o.now),
       });
     const rows = await reread(trx, ids);
     // Only the rows this UPDATE moved carry the nonce it wrote.
@@ -135,7 +135,7 @@ export async function takeOverExpired(db: Knex, o: TakeOverOptions): Promise<Exe
       .whereIn('exec_id', ids)
       .where({ status: 'DISPATCHING' })
       .where('lease_until', '<', o.now)
-      .update({ claimed_by: o.claimer, lease_until: leaseUntil, attempt: trx.raw('attempt + 1'), update_time: o.now });
+      .update({ claimed_by: o.claimer, lease_until: leaseUntil, attempt: trx.raw('attempt + 1'), update_time: nextUpdateTime(trx, o.now) });
     const rows = await reread(trx, ids);
     return rows
       .filter((r) => r.status === 'DISPATCHING' && r.claimedBy === o.claimer && r.leaseUntil === leaseUntil)
@@ -158,7 +158,7 @@ async function reread(trx: Knex.Transaction, ids: readonly number[]): Promise<Ex
 export async function renewLease(db: Knex, execId: number, claimer: string, now: number, leaseMs: number): Promise<boolean> {
   const n = await db('execution_flows')
     .where({ exec_id: execId, status: 'DISPATCHING', claimed_by: claimer })
-    .update({ lease_until: now + leaseMs, update_time: now });
+    .update({ lease_until: now + leaseMs, update_time: nextUpdateTime(db, now) });
   return n === 1;
 }
 
@@ -201,7 +201,7 @@ export async function markPreparingMany(db: Knex, claimer: string, now: number, 
       .where({ claimed_by: claimer })
       .update({
         status: 'PREPARING',
-        update_time: now,
+        update_time: nextUpdateTime(trx, now),
         runtime_info: trx.raw(
           `CASE exec_id ${ids.map(() => 'WHEN ? THEN ?').join(' ')} END`,
           ids.flatMap((id) => [id, JSON.stringify(byId.get(id)!.runtimeInfo)]),

@@ -15,6 +15,7 @@
  * as integers (Java longs). The output has no trailing newline.
  */
 import type { Response } from 'express';
+import { sendJsonText } from '../send-json.js';
 
 const INDENT = '  ';
 
@@ -24,11 +25,7 @@ export function formatAzkabanJson(value: unknown): string {
 
 /** Answers an AJAX request: HTTP 200, `application/json; charset=utf-8`, Azkaban's layout. */
 export function sendAjax(res: Response, body: Record<string, unknown>): void {
-  const text = formatAzkabanJson(body);
-  res.status(200);
-  res.setHeader('Content-Type', 'application/json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(text, 'utf8'));
-  res.end(text, 'utf8');
+  sendJsonText(res, formatAzkabanJson(body));
 }
 
 /**

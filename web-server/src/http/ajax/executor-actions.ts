@@ -4,7 +4,8 @@ import type { ExecutionService } from '../../executions/execution-service.js';
 import { executionSummary, fetchExecFlowUpdateView, fetchExecFlowView } from '../../executions/execution-views.js';
 import type { RequestParams } from '../request-params.js';
 import type { AjaxHandler } from './ajax-router.js';
-import { sendAjax } from './azkaban-json.js';
+import { formatAzkabanJson, sendAjax } from './azkaban-json.js';
+import { sendJsonText } from '../send-json.js';
 import { answerIfNotModified, executionETag } from '../etag.js';
 
 /** `flowOverride[name]=value` parameters. */
@@ -93,9 +94,12 @@ export function executorActions(executions: ExecutionService): {
     },
     fetchexecflow: async (caller, params, req, res) => {
       const { exec, project } = await executions.requireExecutionWithProject(caller, params.get('execid'), 'READ');
-      if (answerIfNotModified(req, res, executionETag(exec, 'fetchexecflow'))) return;
-      const d = await executions.detailOf(exec, project);
-      sendAjax(res, fetchExecFlowView(d.exec, d.projectName, d.flow, d.jobs));
+      const etag = executionETag(exec, 'fetchexecflow');
+      if (answerIfNotModified(req, res, etag)) return;
+      const body = await executions.renderedDetail(exec, project, 'fetchexecflow', etag, (d) =>
+        formatAzkabanJson(fetchExecFlowView(d.exec, d.projectName, d.flow, d.jobs)),
+      );
+      sendJsonText(res, body);
     },
     fetchexecflowupdate: async (caller, params, _req, res) => {
       const d = await executions.detail(caller, params.get('execid'));

@@ -5,6 +5,7 @@ import type { ExecutionService } from '../../executions/execution-service.js';
 import { restExecutionView } from '../../executions/execution-views.js';
 import { executionOptionsFromBody, jsonBody, optionalString, requireCaller } from './rest-input.js';
 import { answerIfNotModified, executionETag } from '../etag.js';
+import { sendJsonText } from '../send-json.js';
 
 function queryInt(req: express.Request, name: string, fallback: number): number {
   const raw = req.query[name];
@@ -29,9 +30,12 @@ export function executionRoutes(r: express.Router, executions: ExecutionService)
 
   r.get('/executions/:id', async (req, res) => {
     const { exec, project } = await executions.requireExecutionWithProject(requireCaller(req), req.params.id, 'READ');
-    if (answerIfNotModified(req, res, executionETag(exec, 'rest'))) return;
-    const d = await executions.detailOf(exec, project);
-    res.json(restExecutionView(d.exec, d.projectName, d.jobs));
+    const etag = executionETag(exec, 'rest');
+    if (answerIfNotModified(req, res, etag)) return;
+    const body = await executions.renderedDetail(exec, project, 'rest', etag, (d) =>
+      JSON.stringify(restExecutionView(d.exec, d.projectName, d.jobs)),
+    );
+    sendJsonText(res, body);
   });
 
   r.post('/executions/:id/cancel', async (req, res) => {

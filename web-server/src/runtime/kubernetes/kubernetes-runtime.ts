@@ -543,7 +543,10 @@ export class KubernetesRuntime implements ContainerRuntime {
       // deletion meanwhile (it may lag the list), its reason is kept.
       if (this.gone.has(exec.execId)) continue;
       ended.push(exec.execId);
-      this.gone.set(exec.execId, { due: now + settings.finalReportGraceMs, reason: 'the pod of the execution is gone (found by the cleanup sweep)' });
+      this.gone.set(exec.execId, {
+        due: now + settings.finalReportGraceMs,
+        reason: 'the pod of the execution is gone (found by the cleanup sweep)',
+      });
     }
     return { deleted, ended };
   }
