@@ -219,7 +219,7 @@ export const SERVER_OPTIONS = {
     parse: parsers.duration,
     default: 500,
     defaultText: '500ms',
-    doc: 'How often an idle queue processor looks for work at first; it backs off to the maximum below. A local submit wakes it at once.',
+    doc: 'How often an idle queue processor looks for work at first; it backs off to the maximum below. A submit or a flow retry on this server wakes it at once.',
   }),
   dispatchMaxPollInterval: option({
     env: 'CAISSON_DISPATCH_MAX_POLL_INTERVAL',

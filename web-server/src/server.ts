@@ -172,6 +172,7 @@ export class CaissonServer {
         ? { preparingTimeoutMs: Math.max(config.podPendingTimeout, config.imagePullGrace) + config.heartbeatTimeout }
         : {}),
       metrics: this.metrics,
+      nudge: () => this.queue.nudge(),
     });
     const dispatcher = new Dispatcher({
       db: this.db,
@@ -195,6 +196,7 @@ export class CaissonServer {
       leaseMs: config.dispatchLease,
       retry: { maxAttempts: 5, baseMs: 500, maxMs: 10_000 },
       metrics: this.metrics,
+      nudge: () => this.queue.nudge(),
     });
     this.queue = new QueueProcessor({
       db: this.db,
@@ -299,6 +301,7 @@ export class CaissonServer {
           logShipBytes: config.logShipBytes,
         },
         logGraceMs: LOG_GRACE_MS,
+        nudge: () => this.queue.nudge(),
       },
       log,
       sessionTtlMs: config.sessionTtl,

@@ -122,8 +122,8 @@ for (const dialect of testDialects()) {
     };
 
     before(async () => {
-      // The retry is not nudged: a short poll keeps the test quick.
-      t = await startTestServer(dialect, { CAISSON_DISPATCH_MAX_POLL_INTERVAL: '300ms' });
+      // An idle queue looks only every 30 s: a retry starts at once only because its submit wakes the queue.
+      t = await startTestServer(dialect, { CAISSON_DISPATCH_POLL_INTERVAL: '30s', CAISSON_DISPATCH_MAX_POLL_INTERVAL: '60s' });
       admin = await ajaxLogin(t.url, 'azkaban', ADMIN_PASSWORD);
       markers = fs.mkdtempSync(path.join(os.tmpdir(), 'caisson-retry-'));
       await upload('as-new', FLOW('retryAsNew'));
@@ -141,6 +141,8 @@ for (const dialect of testDialects()) {
       assert.deepEqual(statuses(first), { prepare: 'SUCCEEDED', flaky: 'FAILED', finish: 'CANCELLED' });
       assert.deepEqual([first.rootExecId, first.parentExecId, first.retryCount], [-1, -1, 0]);
       assert.equal(retry.status, 'SUCCEEDED');
+      const waited = Number(retry.startTime) - Number(first.endTime);
+      assert.ok(waited < 10_000, `the retry started ${waited} ms after its parent ended, not within the idle poll of 30 s`);
       assert.deepEqual(statuses(retry), { prepare: 'SKIPPED', flaky: 'SUCCEEDED', finish: 'SUCCEEDED' });
       assert.deepEqual([retry.rootExecId, retry.parentExecId, retry.retryCount], [first.execid, first.execid, 1]);
       assert.equal(retry.submitUser, 'azkaban');

@@ -165,8 +165,8 @@ for (const dialect of testDialects()) {
       assert.equal((await retriesOf(tdb.db, stopped)).length, 1);
 
       const dispatching = await running(policy, 'DISPATCHING');
-      assert.equal(await markStopped(tdb.db, dispatching, 'me', 11_000, 'the launch failed'), true);
-      assert.equal(await markStopped(tdb.db, dispatching, 'me', 11_001, 'again'), false);
+      assert.deepEqual(await markStopped(tdb.db, dispatching, 'me', 11_000, 'the launch failed'), { moved: true, retried: true });
+      assert.deepEqual(await markStopped(tdb.db, dispatching, 'me', 11_001, 'again'), { moved: false, retried: false });
       assert.equal((await retriesOf(tdb.db, dispatching)).length, 1);
 
       const killed = await running(policy);

@@ -111,7 +111,7 @@ for (const dialect of testDialects()) {
 
       assert.equal(await renewLease(tdb.db, id, 'a', 1201, 100), false);
       assert.equal(await markPreparing(tdb.db, id, 'a', 1201, { pod: 'stale' }), false);
-      assert.equal(await markStopped(tdb.db, id, 'a', 1201, 'stale'), false);
+      assert.deepEqual(await markStopped(tdb.db, id, 'a', 1201, 'stale'), { moved: false, retried: false });
       assert.equal((await findExecution(tdb.db, id))!.status, 'DISPATCHING');
 
       assert.equal(await markPreparing(tdb.db, id, 'b', 1202, { pod: 'fc-caisson-1' }), true);
@@ -126,7 +126,7 @@ for (const dialect of testDialects()) {
       const id = await submitExecution(tdb.db, projectId);
       await insertJobs(tdb.db, id, [{ jobId: 'a', jobType: 'command', status: 'READY' }], 1000);
       await claimReady(tdb.db, { claimer: 'a', now: 1000, leaseMs: LEASE, limit: 1, mintToken });
-      assert.equal(await markStopped(tdb.db, id, 'a', 2000, 'the launch failed: bad image'), true);
+      assert.deepEqual(await markStopped(tdb.db, id, 'a', 2000, 'the launch failed: bad image'), { moved: true, retried: false });
       const row = (await findExecution(tdb.db, id))!;
       assert.equal(row.status, 'EXECUTION_STOPPED');
       assert.equal(row.failureReason, 'the launch failed: bad image');
@@ -138,7 +138,7 @@ for (const dialect of testDialects()) {
         events.map((e) => [e.source, e.type]),
         [['server', 'EXECUTION_STOPPED']],
       );
-      assert.equal(await markStopped(tdb.db, id, 'a', 2001, 'again'), false, 'a final status is never left');
+      assert.deepEqual(await markStopped(tdb.db, id, 'a', 2001, 'again'), { moved: false, retried: false }, 'a final status is never left');
     });
 
     it('caps a claim at maxActive minus the executions already active', async () => {

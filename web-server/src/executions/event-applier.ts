@@ -32,7 +32,14 @@ function failureReasonOf(status: string, cause: unknown): { failure_reason?: str
 
 export const SIGTERM_STOP_REASON = 'the flow container was stopped by SIGTERM without a cancel (eviction or node drain)';
 
-async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerEvent, now: number, stages: StageEnd[]): Promise<void> {
+/** What applying a batch leaves for after its commit: stage timings, and whether a flow retry was submitted. */
+interface AfterCommit {
+  stages: StageEnd[];
+  retrySubmitted: boolean;
+}
+
+async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerEvent, now: number, after: AfterCommit): Promise<void> {
+  const { stages } = after;
   const p = e.payload as Record<string, unknown>;
   switch (e.type) {
     case 'FLOW_STARTED':
@@ -61,7 +68,7 @@ async function applyOne(trx: Knex.Transaction, exec: ExecutionRow, e: ContainerE
         : await transitionExecution(trx, exec.execId, status, now, { set: { end_time: e.time, ...failureReasonOf(status, p.cause) } });
       if (moved) {
         await finalizeJobsOf(trx, exec.execId, now);
-        await submitFlowRetryIfDue(trx, exec.execId, now);
+        if ((await submitFlowRetryIfDue(trx, exec.execId, now)) !== null) after.retrySubmitted = true;
         const startedAt = current?.startTime ?? null;
         if (startedAt !== null) stages.push({ stage: 'running_to_final', fromMs: startedAt, toMs: e.time });
       }
@@ -109,13 +116,17 @@ export async function applyContainerEvents(
   events: readonly ContainerEvent[],
   now: number,
   metrics?: Metrics,
+  /** Called after the commit when a flow retry was submitted (the local queue looks for it at once). */
+  onRetrySubmitted?: () => void,
 ): Promise<EventAck> {
   const sorted = [...events].sort((a, b) => a.seq - b.seq);
-  const stages: StageEnd[] = [];
+  const pending: AfterCommit = { stages: [], retrySubmitted: false };
+  const { stages } = pending;
   let applied = 0;
   try {
     const ack = await db.transaction(async (trx) => {
       stages.length = 0;
+      pending.retrySubmitted = false;
       applied = 0;
       // The row lock serialises concurrent batches of one execution.
       const exec = await findExecution(trx, execId, { forUpdate: true });
@@ -133,7 +144,7 @@ export async function applyContainerEvents(
           eventTime: e.time,
           receivedAt: now,
         });
-        await applyOne(trx, exec, e, now, stages);
+        await applyOne(trx, exec, e, now, pending);
         acked = e.seq;
         applied++;
       }
@@ -142,6 +153,7 @@ export async function applyContainerEvents(
     });
     metrics?.eventsApplied.inc(applied);
     for (const s of stages) metrics?.observeStage(s.stage, s.fromMs, s.toMs);
+    if (pending.retrySubmitted) onRetrySubmitted?.();
     return ack;
   } catch (e) {
     if (!isUniqueViolation(e)) throw e;

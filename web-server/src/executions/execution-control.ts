@@ -43,6 +43,8 @@ export interface ExecutionControlDeps {
   /** How often the watchdog looks; default a fifth of the timeout. */
   watchIntervalMs?: number;
   metrics?: Metrics;
+  /** Wakes the local queue processor (a flow retry was just submitted). */
+  nudge?: () => void;
 }
 
 export type CancelOutcome = 'killed' | 'killing' | 'already-final';
@@ -124,6 +126,7 @@ export class ExecutionControl {
   async endExecution(execId: number, status: 'KILLED' | 'EXECUTION_STOPPED', reason: string | undefined): Promise<boolean> {
     const now = this.deps.clock.now();
     let startedAt: number | null = null;
+    let retried = false;
     const moved = await this.deps.db.transaction(async (trx) => {
       // Only the metrics need the run's start; without them this read is skipped.
       if (this.deps.metrics) startedAt = (await findExecution(trx, execId))?.startTime ?? null;
@@ -137,10 +140,11 @@ export class ExecutionControl {
           { status, reason: reason ?? null },
           now,
         );
-        await submitFlowRetryIfDue(trx, execId, now);
+        retried = (await submitFlowRetryIfDue(trx, execId, now)) !== null;
       }
       return ok;
     });
+    if (retried) this.deps.nudge?.();
     if (moved) {
       if (startedAt !== null) this.deps.metrics?.observeStage('running_to_final', startedAt, now);
       this.log.info({ execId, status, reason }, `Execution ${execId} ended ${status}${reason ? `: ${reason}` : ''}.`);

@@ -215,9 +215,16 @@ export async function markPreparingMany(db: Knex, claimer: string, now: number, 
 
 /**
  * DISPATCHING → EXECUTION_STOPPED with a failure reason, fenced by the claim; unfinished jobs get
- * their final statuses and a server event records it, in the same transaction.
+ * their final statuses and a server event records it, in the same transaction. `retried` says a
+ * flow retry was submitted with it.
  */
-export async function markStopped(db: Knex, execId: number, claimer: string, now: number, reason: string): Promise<boolean> {
+export async function markStopped(
+  db: Knex,
+  execId: number,
+  claimer: string,
+  now: number,
+  reason: string,
+): Promise<{ moved: boolean; retried: boolean }> {
   return db.transaction(async (trx) => {
     const moved = await transitionExecution(trx, execId, 'EXECUTION_STOPPED', now, {
       onlyFrom: ['DISPATCHING'],
@@ -227,8 +234,8 @@ export async function markStopped(db: Knex, execId: number, claimer: string, now
     if (moved) {
       await finalizeJobsOf(trx, execId, now);
       await appendServerEvent(trx, execId, 'EXECUTION_STOPPED', { status: 'EXECUTION_STOPPED', reason }, now);
-      await submitFlowRetryIfDue(trx, execId, now);
+      return { moved, retried: (await submitFlowRetryIfDue(trx, execId, now)) !== null };
     }
-    return moved;
+    return { moved, retried: false };
   });
 }

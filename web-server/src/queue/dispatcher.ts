@@ -43,6 +43,8 @@ export interface DispatcherDeps {
   /** Source of jitter in [0, 1); Math.random unless a test fixes it. */
   random?: () => number;
   metrics?: Metrics;
+  /** Wakes the local queue processor (a flow retry was just submitted). */
+  nudge?: () => void;
 }
 
 /** Back-off before attempt `attempt + 1`: base·2^(attempt−1), capped, with "equal jitter" (half fixed, half random). */
@@ -186,7 +188,9 @@ export class Dispatcher {
   /** Ends the execution EXECUTION_STOPPED (fenced by the claim) and removes whatever a failed launch left. */
   private async stop(row: ExecutionRow, log: Logger, reason: string, launchTried: boolean): Promise<DispatchOutcome> {
     const { execId } = row;
-    if (await markStopped(this.deps.db, execId, this.deps.claimer, this.deps.clock.now(), reason)) {
+    const stopped = await markStopped(this.deps.db, execId, this.deps.claimer, this.deps.clock.now(), reason);
+    if (stopped.retried) this.deps.nudge?.();
+    if (stopped.moved) {
       log.warn({ reason }, `Execution ${execId} ended EXECUTION_STOPPED: ${reason}`);
       if (launchTried)
         await this.deps.runtime

@@ -28,6 +28,8 @@ export interface ContainerApiDeps {
   /** How long after the end a container may still upload logs. */
   logGraceMs: number;
   metrics?: Metrics;
+  /** Wakes the local queue processor (a flow retry was just submitted). */
+  nudge?: () => void;
 }
 
 const executions = new WeakMap<express.Request, ExecutionRow>();
@@ -116,7 +118,7 @@ export function containerRouter(deps: ContainerApiDeps): express.Router {
       }
     }
     deps.metrics?.eventBatches.inc();
-    res.json(await applyContainerEvents(db, exec.execId, body.events as ContainerEvent[], clock.now(), deps.metrics));
+    res.json(await applyContainerEvents(db, exec.execId, body.events as ContainerEvent[], clock.now(), deps.metrics, deps.nudge));
   });
 
   r.post('/:execId/heartbeat', async (req, res) => {
