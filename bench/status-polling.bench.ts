@@ -4,7 +4,7 @@
  * current ETag, answered 304 without rebuilding the status). The server runs in its own process
  * so the load generator does not share its event loop.
  */
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -20,6 +20,20 @@ import { figure, type Benchmark, type Figure } from './support/report.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TSX = pathToFileURL(createRequire(path.join(here, '..', 'package.json')).resolve('tsx')).href;
 const JOBS = 20;
+
+/** The server process's CPU time so far (user + system, µs). */
+async function serverCpuMicros(child: ChildProcess): Promise<number> {
+  const answer = new Promise<number>((resolve) => {
+    const onMessage = (m: { type?: string; micros?: number }) => {
+      if (m.type !== 'cpu') return;
+      child.off('message', onMessage);
+      resolve(Number(m.micros));
+    };
+    child.on('message', onMessage);
+  });
+  child.send({ type: 'cpu' });
+  return answer;
+}
 
 export const statusPolling: Benchmark = {
   id: '6',
@@ -69,20 +83,28 @@ export const statusPolling: Benchmark = {
         for (const conditional of [false, true]) {
           const rps: number[] = [];
           const p99: number[] = [];
+          const cpuPerRequest: number[] = [];
           const headers = conditional ? { ...cookie, 'if-none-match': etag } : cookie;
           const expected = conditional ? '304' : '200';
           for (let r = 0; r < rounds; r++) {
+            const cpuBefore = await serverCpuMicros(child);
             const res = await autocannon({ url: target, connections, duration, headers });
+            const cpu = (await serverCpuMicros(child)) - cpuBefore;
             const wrong = Object.entries(res.statusCodeStats).filter(([code]) => code !== expected);
             if (wrong.length > 0 || res.errors > 0)
               throw new Error(`${name}: unexpected answers ${JSON.stringify(res.statusCodeStats)}, ${res.errors} errors`);
             rps.push(res.requests.average);
             p99.push(res.latency.p99);
-            ctx.log(`  ${name}${conditional ? ' (304)' : ''}: ${res.requests.average.toFixed(0)} req/s, p99 ${res.latency.p99} ms`);
+            cpuPerRequest.push(cpu / Math.max(1, res.requests.total));
+            ctx.log(
+              `  ${name}${conditional ? ' (304)' : ''}: ${res.requests.average.toFixed(0)} req/s, p99 ${res.latency.p99} ms, ${(cpu / Math.max(1, res.requests.total)).toFixed(0)} µs server CPU per request`,
+            );
           }
           const label = `${name}${conditional ? ' conditional → 304' : ' → 200'}`;
           figures.push(figure(`${label}: requests per second`, 'req/s', rps, { op: '>=', value: 3000 }));
           figures.push(figure(`${label}: p99 latency`, 'ms', p99, { op: '<=', value: 20 }));
+          // Less sensitive to the machine's other load than req/s: what one request costs the server.
+          figures.push(figure(`${label}: server CPU per request`, 'µs', cpuPerRequest));
         }
       }
       notes.push(

@@ -165,6 +165,9 @@ async function parseRequest(req: Request, limits: ParamLimits): Promise<RequestP
 
 async function readBody(req: Request, limits: ParamLimits): Promise<BodyParams> {
   if (req.readableEnded) return fromAlreadyParsedBody(req.body);
+  // Without Content-Length or Transfer-Encoding an HTTP/1.1 request has no body (RFC 9112 §6.3):
+  // nothing to wait for (status pollers' GETs).
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined) return { fields: [], files: [] };
   try {
     const encoding = req.headers['content-encoding']?.trim().toLowerCase();
     if (encoding && encoding !== 'identity') {
