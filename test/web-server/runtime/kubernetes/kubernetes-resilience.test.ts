@@ -124,6 +124,10 @@ for (const dialect of dialects) {
       const e = await waitFinal(t.tdb, execId);
       assert.equal(e.status, 'EXECUTION_STOPPED');
       assert.match(e.failureReason ?? '', /OOMKilled/);
+      // Watch requests count in the API-call metric by the status they were answered with.
+      const metrics = await (await fetch(`${t.url}/metrics`)).text();
+      assert.match(metrics, /caisson_kubernetes_api_calls_total\{verb="watch",resource="pods",code="500"\} 2\n/);
+      assert.match(metrics, /caisson_kubernetes_api_calls_total\{verb="watch",resource="pods",code="200"\} [1-9]/);
     });
   });
 }

@@ -145,6 +145,11 @@ export class KubeApi {
     }
   }
 
+  /** Counts a call made outside `call` (the watch streams) in the API-call metric. */
+  recordCall(verb: KubeVerb, resource: string, code: number): void {
+    this.o.onCall?.(verb, resource, code);
+  }
+
   stop(): Promise<void> {
     this.limiter.stop();
     return Promise.resolve();

@@ -118,6 +118,13 @@ export class PodWatch {
     const path = `/api/v1/namespaces/${encodeURIComponent(api.namespace)}/pods`;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
+      // The API-call metric counts each watch request once, by the status it was answered with.
+      let recorded = false;
+      const record = (code: number) => {
+        if (recorded) return;
+        recorded = true;
+        api.recordCall('watch', 'pods', code);
+      };
       const finish = (err?: unknown) => {
         if (settled) return;
         settled = true;
@@ -159,6 +166,9 @@ export class PodWatch {
             }
           },
           (err: unknown) => {
+            // A refused watch request ends here before the client resolves: its status, or 0 when unreachable.
+            const e = err as { statusCode?: number; name?: string } | null | undefined;
+            record(!e || e.name === 'AbortError' ? 200 : (e.statusCode ?? 0));
             if (err && (err as { name?: string }).name === 'AbortError') return finish();
             if (err && (err as { statusCode?: number }).statusCode === 410) return finish(new ExpiredError('Expired'));
             finish(err ?? undefined);
@@ -166,11 +176,13 @@ export class PodWatch {
         )
         .then(
           (controller) => {
+            record(200);
             this.abort = controller;
             if (this.stopped) controller.abort();
           },
           (err: unknown) => {
             const f = kubeFailureOf(err);
+            record(f.code);
             finish(f.code === 410 ? new ExpiredError(f.message) : err);
           },
         );
