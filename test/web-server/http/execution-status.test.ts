@@ -44,24 +44,10 @@ for (const dialect of testDialects()) {
     const rest = (session: string, headers: Record<string, string> = {}) =>
       fetch(`${t.url}/api/v1/executions/${execid}`, { headers: { cookie: `azkaban.browser.session.id=${session}`, ...headers } });
 
-    before(async () => {
-      t = await startTestServer(dialect);
-      for (const name of ['alice', 'bob']) await t.server.auth.createUser({ username: name, password: `${name}-password`, role: 'USER' });
-      admin = await ajaxLogin(t.url, 'azkaban', ADMIN_PASSWORD);
-      alice = await ajaxLogin(t.url, 'alice', 'alice-password');
-      bob = await ajaxLogin(t.url, 'bob', 'bob-password');
-      await uploadProject(t.url, admin, 'polled', zipOfFiles({ 'p.project': 'azkaban-flow-version: 2.0\n', 'f.flow': FLOW }));
-      const grant = await postForm(`${t.url}/manager`, {
-        'session.id': admin,
-        ajax: 'addPermission',
-        project: 'polled',
-        name: 'alice',
-        'permissions[read]': 'true',
-      });
-      assert.equal(grant.json.error, undefined, grant.text);
+    /** A finished execution of the polled flow, written in one transaction: the queue never sees it READY. */
+    const insertFinished = async (status: 'SUCCEEDED' | 'FAILED' | 'KILLED'): Promise<number> => {
       const projectId = Number((await t.tdb.db('projects').where({ name: 'polled' }).first('id')).id);
-      // A finished execution written in one transaction: the queue never sees it READY.
-      execid = await t.tdb.db.transaction(async (trx) => {
+      return t.tdb.db.transaction(async (trx) => {
         const id = await insertExecution(trx, {
           projectId,
           projectVersion: 1,
@@ -82,9 +68,27 @@ for (const dialect of testDialects()) {
         );
         await trx('execution_flows')
           .where({ exec_id: id })
-          .update({ status: 'SUCCEEDED', start_time: 1_700_000_000_100, end_time: 1_700_000_000_900, update_time: 1_700_000_000_900 });
+          .update({ status, start_time: 1_700_000_000_100, end_time: 1_700_000_000_900, update_time: 1_700_000_000_900 });
         return id;
       });
+    };
+
+    before(async () => {
+      t = await startTestServer(dialect);
+      for (const name of ['alice', 'bob']) await t.server.auth.createUser({ username: name, password: `${name}-password`, role: 'USER' });
+      admin = await ajaxLogin(t.url, 'azkaban', ADMIN_PASSWORD);
+      alice = await ajaxLogin(t.url, 'alice', 'alice-password');
+      bob = await ajaxLogin(t.url, 'bob', 'bob-password');
+      await uploadProject(t.url, admin, 'polled', zipOfFiles({ 'p.project': 'azkaban-flow-version: 2.0\n', 'f.flow': FLOW }));
+      const grant = await postForm(`${t.url}/manager`, {
+        'session.id': admin,
+        ajax: 'addPermission',
+        project: 'polled',
+        name: 'alice',
+        'permissions[read]': 'true',
+      });
+      assert.equal(grant.json.error, undefined, grant.text);
+      execid = await insertFinished('SUCCEEDED');
       t.server.db.on('query', record);
     });
     after(async () => {
@@ -126,24 +130,7 @@ for (const dialect of testDialects()) {
     });
 
     it('answers many concurrent readers of several executions, each with its own execution', async () => {
-      const ids = [execid];
-      for (const status of ['FAILED', 'KILLED']) {
-        const id = await insertExecution(t.tdb.db, {
-          projectId: Number((await t.tdb.db('projects').where({ name: 'polled' }).first('id')).id),
-          projectVersion: 1,
-          flowId: 'f',
-          priority: 5,
-          submitUser: 'azkaban',
-          submitTime: 1_700_000_000_000,
-          executionSource: 'adhoc',
-          scheduleId: null,
-          options: {} as never,
-          flowParams: {},
-        });
-        // Straight to a final status: the queue never sees it READY long enough to claim it.
-        await t.tdb.db('execution_flows').where({ exec_id: id }).update({ status, end_time: 1_700_000_000_900 });
-        ids.push(id);
-      }
+      const ids = [execid, await insertFinished('FAILED'), await insertFinished('KILLED')];
       const expected = new Map([
         [ids[0]!, 'SUCCEEDED'],
         [ids[1]!, 'FAILED'],
