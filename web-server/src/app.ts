@@ -13,6 +13,7 @@ import { CONTAINER_API_PREFIX } from '../../common/control-api.js';
 import type { Logger } from './log.js';
 import { ajaxRouter } from './http/ajax/ajax-router.js';
 import { restRouter } from './http/api/rest-router.js';
+import { executionStatusRoute } from './http/api/executions-routes.js';
 import { authenticate, callerOf } from './http/middleware/authenticate.js';
 import { restErrorHandler } from './http/middleware/rest-errors.js';
 import { paramsMiddleware, type ParamLimits } from './http/request-params.js';
@@ -110,6 +111,9 @@ export function buildApp(deps: AppDeps): express.Express {
   api.use(express.raw({ type: ZIP_BODY_TYPES, limit: deps.uploadMaxBytes }));
   api.use(paramsMiddleware(limits));
   api.use(authenticate(deps.auth));
+  const statusRoute = express.Router();
+  executionStatusRoute(statusRoute, deps.executions);
+  api.use(statusRoute);
   if (deps.images) {
     const imageDeps = { db: deps.db, service: deps.images.service, callerOf: imageCallerOf };
     api.use(

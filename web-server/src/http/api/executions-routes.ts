@@ -15,6 +15,23 @@ function queryInt(req: express.Request, name: string, fallback: number): number 
   return Number(raw);
 }
 
+/**
+ * GET /executions/:id, the status pollers' route. app.ts mounts it ahead of the other API routers,
+ * so a poll is not matched against every other route first.
+ */
+export function executionStatusRoute(r: express.Router, executions: ExecutionService): void {
+  r.get('/executions/:id', async (req, res) => {
+    const { exec, project } = await executions.requireExecutionWithProject(requireCaller(req), req.params.id, 'READ');
+    const etag = executionETag(exec, 'rest');
+    if (answerIfNotModified(req, res, etag)) return;
+    const body = await executions.renderedDetail(exec, project, 'rest', etag, (d) =>
+      JSON.stringify(restExecutionView(d.exec, d.projectName, d.jobs)),
+    );
+    sendJsonText(res, body);
+  });
+}
+
+/** The other execution routes: submit, cancel, logs, retries, the executions of a flow. */
 export function executionRoutes(r: express.Router, executions: ExecutionService): void {
   r.post('/executions', async (req, res) => {
     const caller = requireCaller(req);
@@ -26,16 +43,6 @@ export function executionRoutes(r: express.Router, executions: ExecutionService)
       source: 'api',
     });
     res.status(201).json({ execId: submitted.execId, project: submitted.project, flow: submitted.flow, status: 'READY' });
-  });
-
-  r.get('/executions/:id', async (req, res) => {
-    const { exec, project } = await executions.requireExecutionWithProject(requireCaller(req), req.params.id, 'READ');
-    const etag = executionETag(exec, 'rest');
-    if (answerIfNotModified(req, res, etag)) return;
-    const body = await executions.renderedDetail(exec, project, 'rest', etag, (d) =>
-      JSON.stringify(restExecutionView(d.exec, d.projectName, d.jobs)),
-    );
-    sendJsonText(res, body);
   });
 
   r.post('/executions/:id/cancel', async (req, res) => {
