@@ -10,6 +10,14 @@ export interface Target {
   value: number;
 }
 
+/**
+ * A target the issue states in MB (10^6 bytes) for a figure measured in MiB (2^20 bytes): 50 MB/s
+ * is 47.7 MiB/s, 150 MB is 143 MiB.
+ */
+export function megabytesAsMiB(op: Target['op'], megabytes: number): Target {
+  return { op, value: Math.round(((megabytes * 1e6) / 2 ** 20) * 100) / 100 };
+}
+
 export interface Figure {
   name: string;
   unit: string;
