@@ -42,6 +42,8 @@ export interface AppDeps {
   uploadMaxBytes: number;
   /** Prometheus metrics; without it there is no /metrics endpoint and nothing is recorded. */
   metrics?: Metrics;
+  /** When set, /metrics requires `Authorization: Bearer <metricsToken>`. */
+  metricsToken?: string;
   /** Image management (issue 4); without it its endpoints are absent. */
   images?: { service: ImageService; settings: ResolutionSettings };
 }
@@ -69,8 +71,11 @@ export function buildApp(deps: AppDeps): express.Express {
 
   if (deps.metrics) {
     app.use(httpMetricsMiddleware(deps.metrics));
-    // Unauthenticated like /healthz: operators restrict it at the ingress (docs/metrics.md).
-    app.get('/metrics', metricsHandler({ db: deps.db, clock: deps.containerApi.clock, log: deps.log, metrics: deps.metrics }));
+    // Open like /healthz unless a metrics token is configured (docs/metrics.md).
+    app.get(
+      '/metrics',
+      metricsHandler({ db: deps.db, clock: deps.containerApi.clock, log: deps.log, metrics: deps.metrics, token: deps.metricsToken }),
+    );
   }
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -546,6 +546,14 @@ export const SERVER_OPTIONS = {
     doc: 'The pod-watch leader renews its lease row at a third of this; another replica takes over once it has expired.',
   }),
   // --- metrics (issue 7): add options below this line ---
+  metricsToken: option({
+    env: 'CAISSON_METRICS_TOKEN',
+    key: 'metricsToken',
+    parse: parsers.string,
+    default: '',
+    defaultText: '(none: /metrics is open)',
+    doc: "When set, GET /metrics answers only requests with `Authorization: Bearer <this token>` (Prometheus's `authorization` setting); others get 401.",
+  }),
   // --- flow engine (issue 6): add options below this line ---
 } as const;
 

@@ -307,6 +307,7 @@ export class CaissonServer {
       sessionTtlMs: config.sessionTtl,
       uploadMaxBytes: config.uploadMaxBytes,
       metrics: this.metrics,
+      ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     });
     this.httpServer = http.createServer(app);
     await new Promise<void>((resolve, reject) => {

@@ -197,5 +197,24 @@ for (const dialect of testDialects()) {
       assert.equal(sample(text, 'caisson_queue_depth', { priority: '5' }), undefined);
       assert.notEqual(sample(text, 'caisson_process_resident_memory_bytes'), undefined);
     });
+
+    it('answers only the configured bearer token when CAISSON_METRICS_TOKEN is set', async () => {
+      const guarded = await startTestServer(dialect, { CAISSON_METRICS_TOKEN: 'scrape-secret-1' });
+      try {
+        for (const headers of [{}, { authorization: 'Bearer scrape-secret-2' }, { authorization: 'Basic c2NyYXBlOnNlY3JldA==' }]) {
+          const r = await fetch(`${guarded.url}/metrics`, { headers });
+          assert.equal(r.status, 401, JSON.stringify(headers));
+          assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer /);
+          assert.match(((await r.json()) as { message: string }).message, /Authorization: Bearer <token>.*CAISSON_METRICS_TOKEN/);
+        }
+        const ok = await fetch(`${guarded.url}/metrics`, { headers: { authorization: 'Bearer scrape-secret-1' } });
+        assert.equal(ok.status, 200);
+        assert.notEqual(sample(await ok.text(), 'caisson_process_resident_memory_bytes'), undefined);
+        // The token guards /metrics only: health probes stay open.
+        assert.equal((await fetch(`${guarded.url}/healthz`)).status, 200);
+      } finally {
+        await guarded.stop();
+      }
+    });
   });
 }

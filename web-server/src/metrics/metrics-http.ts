@@ -1,8 +1,10 @@
 /**
- * HTTP side of the metrics: the unauthenticated `/metrics` endpoint (operators restrict it at the
- * ingress, like /healthz) and the middleware timing every request by its matched route.
+ * HTTP side of the metrics: the `/metrics` endpoint (open like /healthz, or behind a bearer token
+ * when CAISSON_METRICS_TOKEN is set) and the middleware timing every request by its matched route.
  */
+import crypto from 'node:crypto';
 import type express from 'express';
+import { bearerTokenFrom } from '../http/request-params.js';
 import type { Knex } from 'knex';
 import type { Clock } from '../../../common/clock.js';
 import type { Logger } from '../log.js';
@@ -14,11 +16,31 @@ export interface MetricsEndpointDeps {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
+  /** When set, only `Authorization: Bearer <token>` is answered; anything else gets 401. */
+  token?: string | undefined;
+}
+
+/** Compares in constant time (the token is a secret). */
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
 /** GET /metrics: refreshes the queue gauges with one query, then renders the registry. */
 export function metricsHandler(deps: MetricsEndpointDeps): express.RequestHandler {
-  return async (_req, res) => {
+  return async (req, res) => {
+    if (deps.token !== undefined) {
+      const given = bearerTokenFrom(req);
+      if (given === undefined || !sameSecret(given, deps.token)) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="caisson-metrics"');
+        res.status(401).json({
+          code: 'UNAUTHENTICATED',
+          message: 'The metrics need Authorization: Bearer <token>, the token configured as CAISSON_METRICS_TOKEN.',
+        });
+        return;
+      }
+    }
     try {
       deps.metrics.setQueueDepth(await readQueueDepth(deps.db), deps.clock.now());
     } catch (e) {
