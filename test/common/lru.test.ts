@@ -27,3 +27,37 @@ describe('LruMap', () => {
     assert.equal(none.get('a'), undefined);
   });
 });
+
+describe('LruMap with a weight budget', () => {
+  const sized = () => new LruMap<string, string>(10, { maxWeight: 10, weigh: (v) => v.length });
+
+  it('drops the least recently used values until the new one fits', () => {
+    const m = sized();
+    m.set('a', 'aaaa');
+    m.set('b', 'bbbb');
+    assert.equal(m.totalWeight, 8);
+    m.get('a');
+    m.set('c', 'cccc'); // 12 > 10: b (least recently used) goes
+    assert.equal(m.get('b'), undefined);
+    assert.equal(m.get('a'), 'aaaa');
+    assert.equal(m.get('c'), 'cccc');
+    assert.equal(m.totalWeight, 8);
+  });
+
+  it('keeps no value heavier than the whole budget, and accounts replacements and deletions', () => {
+    const m = sized();
+    m.set('a', 'aaaa');
+    m.set('big', 'x'.repeat(11));
+    assert.equal(m.get('big'), undefined);
+    assert.equal(m.get('a'), 'aaaa');
+    m.set('a', 'aaaaaaaa');
+    assert.equal(m.totalWeight, 8);
+    m.set('a', 'y'.repeat(11)); // too heavy: the old value goes too, nothing stale stays
+    assert.equal(m.get('a'), undefined);
+    assert.equal(m.totalWeight, 0);
+    m.set('b', 'bb');
+    m.delete('b');
+    assert.equal(m.totalWeight, 0);
+    assert.equal(m.size, 0);
+  });
+});

@@ -201,7 +201,12 @@ for (const dialect of testDialects()) {
     it('answers only the configured bearer token when CAISSON_METRICS_TOKEN is set', async () => {
       const guarded = await startTestServer(dialect, { CAISSON_METRICS_TOKEN: 'scrape-secret-1' });
       try {
-        for (const headers of [{}, { authorization: 'Bearer scrape-secret-2' }, { authorization: 'Basic c2NyYXBlOnNlY3JldA==' }]) {
+        const refused: Record<string, string>[] = [
+          {},
+          { authorization: 'Bearer scrape-secret-2' },
+          { authorization: 'Basic c2NyYXBlOnNlY3JldA==' },
+        ];
+        for (const headers of refused) {
           const r = await fetch(`${guarded.url}/metrics`, { headers });
           assert.equal(r.status, 401, JSON.stringify(headers));
           assert.match(r.headers.get('www-authenticate') ?? '', /^Bearer /);

@@ -55,14 +55,18 @@ export interface ExecutionDetail {
   jobs: JobRow[];
 }
 
-/** Rendered status bodies kept (a few KiB each for a 20-job flow). */
+/** Rendered status bodies kept: a few KiB each for a 20-job flow, at most 32 MiB of text in all. */
 const RENDERED_STATUS_ENTRIES = 2000;
+const RENDERED_STATUS_CHARS = 32 * 1024 * 1024;
 
 export class ExecutionService {
   /** Concurrent reads of executions (status pollers) share database round trips. */
   private readonly reads: BatchLoader<number, ExecutionWithProject>;
   /** The last rendered status of each representation of an execution, with the validator it was built for. */
-  private readonly rendered = new LruMap<string, { etag: string; body: string }>(RENDERED_STATUS_ENTRIES);
+  private readonly rendered = new LruMap<string, { etag: string; body: string }>(RENDERED_STATUS_ENTRIES, {
+    maxWeight: RENDERED_STATUS_CHARS,
+    weigh: (r) => r.body.length,
+  });
 
   constructor(private readonly deps: ExecutionServiceDeps) {
     this.reads = new BatchLoader((ids) => findExecutionsWithProject(deps.db, ids), { maxBatch: 100, maxInFlight: 2 });
