@@ -197,13 +197,10 @@ function toExecutionWithProject(r: Record<string, unknown>): ExecutionWithProjec
   return { exec, project: toProject(p) };
 }
 
-/** An execution and its project (deleted or not) in one read — the status pollers' path (issue 7). */
-export async function findExecutionWithProject(db: Db, execId: number): Promise<ExecutionWithProject | undefined> {
-  const [r] = await selectRows(db, `${EXECUTION_WITH_PROJECT_SQL} = ?`, [execId]);
-  return r ? toExecutionWithProject(r) : undefined;
-}
-
-/** Many executions with their projects in one read, by execution id; unknown ids are absent. */
+/**
+ * Executions with their projects (deleted or not) in one read, by execution id — the status pollers'
+ * path (issue 7), batched by ExecutionService; unknown ids are absent.
+ */
 export async function findExecutionsWithProject(db: Db, execIds: readonly number[]): Promise<Map<number, ExecutionWithProject>> {
   const out = new Map<number, ExecutionWithProject>();
   if (execIds.length === 0) return out;
