@@ -91,9 +91,10 @@ describe('launch limiter', () => {
     const limiter = new LaunchLimiter(10, 50);
     const at: number[] = [];
     await Promise.all([0, 1, 2, 3].map(() => limiter.schedule(async () => at.push(performance.now()))));
-    // 20 ms apart; a start is let through at most 1 ms early (timers are not finer).
+    // 20 ms apart. A start may be let through up to 1 ms early (timers are not finer), and the first
+    // job's own start is read a little after the schedule's origin: 2 ms of tolerance in all.
     for (let i = 1; i < at.length; i++)
-      assert.ok(at[i]! - at[0]! >= i * 20 - 1, `start ${i} came ${(at[i]! - at[0]!).toFixed(1)} ms after the first`);
+      assert.ok(at[i]! - at[0]! >= i * 20 - 2, `start ${i} came ${(at[i]! - at[0]!).toFixed(2)} ms after the first`);
   });
 
   it('starts every due job in the same turn when the rate allows it', async () => {
